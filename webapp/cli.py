@@ -1,0 +1,58 @@
+"""Flask commands: the back office of Rekap Bansos (run from the repository root: `flask …`)."""
+import time
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from . import db as database
+from .models import MODELS
+from .models import Household
+from .models import ensure_reference_data
+
+
+def init_db():
+    """Create the schema and reference data (idempotent)."""
+    with database.db.connection_context():
+        with database.db.atomic("IMMEDIATE"):
+            database.create_schema(MODELS)
+            ensure_reference_data(current_app.config)
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db_command():
+    """Create the database tables, the desa and the national programmes if missing."""
+    init_db()
+    click.echo(f"Basis data siap: {current_app.config['DATABASE']}")
+
+
+@click.command("seed-demo")
+@with_appcontext
+@click.option("--households", default=2000, show_default=True, help="Jumlah KK desa demo.")
+@click.option("--seed", default=2025, show_default=True, help="Benih acak (hasil sama untuk benih sama).")
+@click.option("--year", type=int, default=None, help="Tahun berjalan (bawaan: tahun ini).")
+@click.option("--if-empty", is_flag=True, help="Hanya isi bila belum ada data keluarga.")
+def seed_demo_command(households, seed, year, if_empty):
+    """Load a synthetic demo village (never real people)."""
+    from . import demo
+
+    init_db()
+    with database.db.connection_context():
+        existing = Household.select().count()
+        if existing and if_empty:
+            click.echo(f"Data sudah ada ({existing} KK): desa demo tidak dimuat.")
+            return
+        if existing:
+            raise click.ClickException(
+                f"Basis data sudah berisi {existing} KK. Desa demo hanya dimuat ke basis data kosong.")
+        started = time.perf_counter()
+        counts = demo.seed(households=households, seed=seed, year=year)
+    click.echo("Desa demo dimuat dalam {:.1f} dtk: {} KK, {} jiwa, {} penyaluran.".format(
+        time.perf_counter() - started, counts["households"], counts["persons"], counts["disbursements"]))
+
+
+def init_app(app):
+    """Register the commands on the app."""
+    for command in (init_db_command, seed_demo_command):
+        app.cli.add_command(command)

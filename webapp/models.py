@@ -1,0 +1,449 @@
+"""Models of Rekap Bansos (design.md §3) and the named queries the views use.
+
+NIK and No KK are 16-character text everywhere: never numbers (Excel and float64 lose the 16th digit).
+Households and persons are soft-deleted; the unique indexes on no_kk and nik cover active rows only.
+"""
+import re
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from datetime import date
+from datetime import datetime
+from datetime import timezone
+
+from peewee import SQL
+from peewee import BooleanField
+from peewee import Case
+from peewee import CharField
+from peewee import Check
+from peewee import DateField
+from peewee import DateTimeField
+from peewee import ForeignKeyField
+from peewee import IntegerField
+from peewee import JOIN
+from peewee import TextField
+from peewee import Value
+from peewee import fn
+
+from . import db as database
+from .db import BaseModel
+
+# (key, label) pairs: keys are stored, labels are shown.
+HUBUNGAN = [
+    ("kepala", "Kepala Keluarga"), ("suami", "Suami"), ("istri", "Istri"), ("anak", "Anak"),
+    ("menantu", "Menantu"), ("cucu", "Cucu"), ("orang_tua", "Orang Tua"), ("mertua", "Mertua"),
+    ("famili_lain", "Famili Lain"), ("pembantu", "Pembantu"), ("lainnya", "Lainnya"),
+]
+KEBERADAAN = [
+    ("tinggal", "Tinggal bersama"), ("baru", "Anggota baru"), ("meninggal", "Meninggal"),
+    ("pindah", "Pindah"), ("tidak_ditemukan", "Tidak ditemukan"),
+]
+# Persons counted as jiwa of their household (design.md §5).
+KEBERADAAN_JIWA = ("tinggal", "baru")
+JENIS_KELAMIN = [("L", "Laki-laki"), ("P", "Perempuan")]
+SASARAN = [("keluarga", "Keluarga (KK)"), ("jiwa", "Jiwa (perorangan)")]
+CHANNELS = [("bank", "Bank/KKS"), ("pos", "Kantor Pos"), ("tunai", "Tunai di desa"), ("lainnya", "Lainnya")]
+STATUSES = [("belum", "Belum cair"), ("cair", "Sudah cair"), ("tidak_cair", "Tidak cair")]
+REASONS = [
+    ("tidak_padan", "Data tidak padan Dukcapil"),
+    ("nama_ttl_beda", "Nama/tanggal lahir berbeda"),
+    ("rekening", "Rekening/KKS bermasalah"),
+    ("kks_belum", "KKS belum diterima"),
+    ("meninggal", "Meninggal"),
+    ("pindah", "Pindah"),
+    ("tidak_ditemukan", "Tidak ditemukan"),
+    ("ganda", "Ganda"),
+    ("tidak_layak", "Tidak layak/dicoret"),
+    ("sp2d_belum", "SP2D/batch belum turun"),
+    ("lainnya", "Lainnya"),
+]
+ROLES = [("operator", "Operator"), ("staf", "Staf desa"), ("kecamatan", "Kecamatan")]
+IMPORT_KINDS = [("dtsen", "Data DTSEN"), ("penerima", "Daftar penerima"), ("status", "Status penyaluran")]
+IMPORT_STATES = [("preview", "Pratinjau"), ("applied", "Diterapkan"), ("failed", "Gagal")]
+
+LABELS = {name: dict(pairs) for name, pairs in {
+    "hubungan": HUBUNGAN, "keberadaan": KEBERADAAN, "jenis_kelamin": JENIS_KELAMIN,
+    "sasaran": SASARAN, "channel": CHANNELS, "status": STATUSES, "reason": REASONS,
+    "role": ROLES, "import_kind": IMPORT_KINDS, "import_state": IMPORT_STATES,
+}.items()}
+
+
+def utcnow():
+    """Current time in UTC, naive (SQLite stores it as text; shown in WIB by the templates)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def one_of(column, pairs, nullable=False):
+    """A CHECK constraint limiting a column to the keys of a (key, label) list."""
+    keys = ", ".join(f"'{key}'" for key, _ in pairs)
+    rule = f"{column} IN ({keys})"
+    return Check(f"{column} IS NULL OR {rule}" if nullable else rule)
+
+
+def sixteen_digits(column):
+    """A CHECK constraint for NIK/No KK: 16 characters, digits only, not starting with 0."""
+    return Check(f"length({column}) = 16 AND {column} NOT GLOB '*[^0-9]*' AND {column} NOT GLOB '0*'")
+
+
+class Desa(BaseModel):
+    """The village this installation serves, keyed by its 10-digit kode wilayah."""
+
+    kode = CharField(max_length=10, unique=True, constraints=[Check("length(kode) = 10")])
+    nama = CharField()
+    kecamatan = CharField()
+    kabupaten = CharField()
+    provinsi = CharField(default="")
+
+    @classmethod
+    def current(cls):
+        """The installation's desa (the first one)."""
+        return cls.select().order_by(cls.id).first()
+
+
+class User(BaseModel):
+    """An account; role decides what it may see, session_epoch revokes its sessions."""
+
+    username = CharField(unique=True)
+    password_hash = CharField()
+    role = CharField(constraints=[one_of("role", ROLES)])
+    is_admin = BooleanField(default=False)
+    active = BooleanField(default=True)
+    session_epoch = IntegerField(default=0)
+    created_at = DateTimeField(default=utcnow)
+
+
+class ImportBatch(BaseModel):
+    """One imported file: what it was, who brought it and what it changed."""
+
+    kind = CharField(constraints=[one_of("kind", IMPORT_KINDS)])
+    filename = CharField()
+    sha256 = CharField(max_length=64, index=True)
+    version_label = CharField(default="")
+    user = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+    applied_at = DateTimeField(null=True)
+    state = CharField(default="preview", constraints=[one_of("state", IMPORT_STATES)])
+    new_count = IntegerField(default=0)
+    changed_count = IntegerField(default=0)
+    unchanged_count = IntegerField(default=0)
+    rejected_count = IntegerField(default=0)
+
+    @classmethod
+    def latest_dtsen(cls):
+        """The most recently applied DTSEN batch, whose label names the data version."""
+        return (cls.select().where((cls.kind == "dtsen") & (cls.state == "applied"))
+                .order_by(cls.applied_at.desc()).first())
+
+
+class Household(BaseModel):
+    """A family (KK) with its place in the desa and its DTSEN desil."""
+
+    no_kk = CharField(max_length=16, constraints=[sixteen_digits("no_kk")])
+    desa = ForeignKeyField(Desa, on_delete="RESTRICT")
+    dusun = CharField(default="")
+    rw = CharField(max_length=3, default="")
+    rt = CharField(max_length=3, default="")
+    alamat = CharField(default="")
+    desil = IntegerField(null=True, constraints=[Check("desil IS NULL OR desil BETWEEN 1 AND 10")])
+    in_dtsen = BooleanField(default=True, constraints=[SQL("DEFAULT 1")])
+    import_batch = ForeignKeyField(ImportBatch, null=True, on_delete="SET NULL")
+    version = IntegerField(default=1, constraints=[SQL("DEFAULT 1")])
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+    deleted_at = DateTimeField(null=True)
+    deleted_reason = CharField(null=True)
+
+    class Meta:
+        indexes = ((("desa", "dusun", "rw", "rt"), False),)
+
+    @classmethod
+    def active(cls):
+        """Households not soft-deleted."""
+        return cls.select().where(cls.deleted_at.is_null())
+
+    @classmethod
+    def programs_in_year(cls, household_ids, year):
+        """{household id: sorted programme codes it (or a member) receives in the year}."""
+        if not household_ids or year is None:
+            return {}
+        rows = (Disbursement.select(Disbursement.household, Program.code).distinct()
+                .join(Period).join(Program)
+                .where(Disbursement.household.in_(household_ids) & (Period.year == year)
+                       & Disbursement.deleted_at.is_null())
+                .order_by(Program.id).tuples())
+        codes = {}
+        for household_id, code in rows:
+            codes.setdefault(household_id, []).append(code)
+        return codes
+
+    def members(self):
+        """Members, kepala keluarga first, then by birth date."""
+        order = Case(None, [(Person.hubungan == "kepala", 0), (Person.hubungan.in_(("suami", "istri")), 1)], 2)
+        return (Person.select().where((Person.household == self) & Person.deleted_at.is_null())
+                .order_by(order, Person.tanggal_lahir, Person.id))
+
+    def disbursements(self):
+        """Every disbursement of this household (and of its members), newest period first."""
+        return (Disbursement.select(Disbursement, Period, Program, Person)
+                .join(Period).join(Program).switch(Disbursement)
+                .join(Person, JOIN.LEFT_OUTER)
+                .where((Disbursement.household == self) & Disbursement.deleted_at.is_null())
+                .order_by(Period.year.desc(), Period.start_date.desc(nulls="LAST"), Program.code,
+                          Period.label, Person.nama))
+
+
+Household.add_index(Household.index(Household.no_kk, unique=True, where=Household.deleted_at.is_null()))
+
+
+class Person(BaseModel):
+    """A member (jiwa) of a household."""
+
+    nik = CharField(max_length=16, constraints=[sixteen_digits("nik")])
+    household = ForeignKeyField(Household, backref="persons", on_delete="RESTRICT")
+    nama = CharField(collation="NOCASE", index=True)
+    hubungan = CharField(default="lainnya", constraints=[one_of("hubungan", HUBUNGAN)])
+    jenis_kelamin = CharField(max_length=1, null=True, constraints=[one_of("jenis_kelamin", JENIS_KELAMIN, True)])
+    tanggal_lahir = DateField(null=True)
+    keberadaan = CharField(default="tinggal", constraints=[one_of("keberadaan", KEBERADAAN)])
+    import_batch = ForeignKeyField(ImportBatch, null=True, on_delete="SET NULL")
+    version = IntegerField(default=1, constraints=[SQL("DEFAULT 1")])
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+    deleted_at = DateTimeField(null=True)
+    deleted_reason = CharField(null=True)
+
+    class Meta:
+        indexes = ((("household",), False),)
+
+    @property
+    def counts_as_jiwa(self):
+        """True when this person lives in the household (design.md §5)."""
+        return self.keberadaan in KEBERADAAN_JIWA
+
+    def umur(self, today=None):
+        """Age in whole years, or None without a birth date."""
+        if not self.tanggal_lahir:
+            return None
+        today = today or date.today()
+        born = self.tanggal_lahir
+        return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+Person.add_index(Person.index(Person.nik, unique=True, where=Person.deleted_at.is_null()))
+
+
+class Program(BaseModel):
+    """A bansos programme and its eligibility ceiling."""
+
+    code = CharField(unique=True)
+    nama = CharField()
+    sasaran = CharField(constraints=[one_of("sasaran", SASARAN)])
+    desil_max = IntegerField(null=True, constraints=[Check("desil_max IS NULL OR desil_max BETWEEN 1 AND 10")])
+    default_amount = IntegerField(default=0)
+    sumber_dana = CharField(default="Pusat")
+    active = BooleanField(default=True)
+
+    @classmethod
+    def ordered(cls):
+        """Active programmes in their conventional order (national ones first)."""
+        return cls.select().where(cls.active).order_by(cls.id)
+
+
+NATIONAL_PROGRAMS = [
+    # code, nama, sasaran, desil_max, default amount per recipient per period, sumber dana
+    ("PKH", "Program Keluarga Harapan", "keluarga", 4, 750000, "Pusat"),
+    ("SEMBAKO", "Program Sembako (BPNT)", "keluarga", 5, 600000, "Pusat"),
+    ("BLT-KESRA", "BLT Kesejahteraan Rakyat", "keluarga", 4, 900000, "Pusat"),
+    ("PBI-JK", "Penerima Bantuan Iuran Jaminan Kesehatan", "jiwa", 5, 504000, "Pusat"),
+    ("BLT-DD", "BLT Dana Desa", "keluarga", None, 900000, "Dana Desa"),
+    ("PIP", "Program Indonesia Pintar", "jiwa", None, 450000, "Pusat"),
+    ("YAPI", "ATENSI Yatim Piatu", "jiwa", None, 600000, "Pusat"),
+]
+
+
+class Period(BaseModel):
+    """A stage (tahap) or period of a programme."""
+
+    program = ForeignKeyField(Program, backref="periods", on_delete="RESTRICT")
+    label = CharField()
+    year = IntegerField()
+    start_date = DateField(null=True)
+    end_date = DateField(null=True)
+    amount = IntegerField(default=0)
+    default_channel = CharField(default="bank", constraints=[one_of("default_channel", CHANNELS)])
+    closed = BooleanField(default=False)
+    closed_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("program", "label"), True), (("year",), False))
+
+    @classmethod
+    def latest_year(cls):
+        """The most recent year that has disbursements (the default recap scope), or None."""
+        return (cls.select(fn.MAX(cls.year)).join(Disbursement)
+                .where(Disbursement.deleted_at.is_null()).scalar())
+
+
+class Disbursement(BaseModel):
+    """One recipient (household, or person for jiwa programmes) in one period, with its status."""
+
+    period = ForeignKeyField(Period, backref="disbursements", on_delete="RESTRICT")
+    household = ForeignKeyField(Household, on_delete="RESTRICT")
+    person = ForeignKeyField(Person, null=True, on_delete="RESTRICT")
+    channel = CharField(default="bank", constraints=[one_of("channel", CHANNELS)])
+    status = CharField(default="belum", constraints=[one_of("status", STATUSES)])
+    status_date = DateField(null=True)
+    reason = CharField(null=True, constraints=[one_of("reason", REASONS, True)])
+    note = TextField(default="", constraints=[SQL("DEFAULT ''")])
+    amount = IntegerField(default=0)
+    import_batch = ForeignKeyField(ImportBatch, null=True, on_delete="SET NULL")
+    version = IntegerField(default=1, constraints=[SQL("DEFAULT 1")])
+    updated_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+    deleted_at = DateTimeField(null=True)
+
+    class Meta:
+        constraints = [Check("status <> 'tidak_cair' OR reason IS NOT NULL")]
+        indexes = ((("household", "period"), False), (("period", "status"), False))
+
+
+# One row per recipient per period: households for keluarga programmes, persons for jiwa programmes.
+Disbursement.add_index(Disbursement.index(
+    Disbursement.period, Disbursement.household, unique=True,
+    where=Disbursement.person.is_null() & Disbursement.deleted_at.is_null()))
+Disbursement.add_index(Disbursement.index(
+    Disbursement.period, Disbursement.person, unique=True,
+    where=Disbursement.person.is_null(False) & Disbursement.deleted_at.is_null()))
+
+
+class AuditEvent(BaseModel):
+    """An append-only record of one change, written in the same transaction as the change."""
+
+    ts = DateTimeField(default=utcnow, index=True)
+    user = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    username = CharField(default="")
+    action = CharField()
+    entity = CharField(default="")
+    entity_id = IntegerField(null=True)
+    field = CharField(default="")
+    old = TextField(null=True)
+    new = TextField(null=True)
+    import_batch = ForeignKeyField(ImportBatch, null=True, on_delete="SET NULL")
+
+    class Meta:
+        indexes = ((("entity", "entity_id"), False),)
+
+
+MODELS = [Desa, User, ImportBatch, Household, Person, Program, Period, Disbursement, AuditEvent]
+
+
+def ensure_reference_data(config):
+    """Create or refresh the desa row from settings and the national programmes (idempotent)."""
+    fields = {"nama": config["DESA_NAMA"], "kecamatan": config["DESA_KECAMATAN"],
+              "kabupaten": config["DESA_KABUPATEN"], "provinsi": config["DESA_PROVINSI"]}
+    # One desa per installation: a changed DESA_KODE corrects the existing row.
+    desa = Desa.get_or_none(Desa.kode == config["DESA_KODE"]) or Desa.current()
+    if desa is None:
+        Desa.create(kode=config["DESA_KODE"], **fields)
+    else:
+        Desa.update(kode=config["DESA_KODE"], **fields).where(Desa.id == desa.id).execute()
+    for code, nama, sasaran, desil_max, amount, sumber in NATIONAL_PROGRAMS:
+        Program.insert(code=code, nama=nama, sasaran=sasaran, desil_max=desil_max,
+                       default_amount=amount, sumber_dana=sumber).on_conflict_ignore().execute()
+
+
+@dataclass
+class SearchResult:
+    """One search hit: a household, and the member that matched (None for a No KK match)."""
+
+    household: Household
+    person: "Person | None"
+    kepala: str = ""
+    programs: list = dc_field(default_factory=list)
+
+
+@dataclass
+class SearchPage:
+    """A page of search hits with what the pager needs."""
+
+    query: str
+    results: list
+    total: int
+    page: int
+    page_size: int
+    cap: int = 1000
+
+    @property
+    def pages(self):
+        """Number of pages (at least 1), within the cap."""
+        return max(1, -(-min(self.total, self.cap) // self.page_size))
+
+    @property
+    def capped(self):
+        """True when there are more hits than were counted."""
+        return self.total > self.cap
+
+
+def digits_prefix_range(column, digits):
+    """column starts with digits, written as a range so SQLite can use the column's index."""
+    # ':' sorts right after '9', so [digits, digits + ':') is exactly the prefix.
+    return (column >= digits) & (column < digits + ":")
+
+
+def name_words(text):
+    """Split a name query into words (letters and digits only)."""
+    return re.findall(r"\w+", text)
+
+
+def capped_count(query, cap):
+    """Count the rows of a query, stopping at cap (enough for 'more than 1.000 hits')."""
+    return query.limit(cap).count()
+
+
+def search(text, page=1, page_size=20, cap=1000):
+    """Find households by member name (word prefixes), NIK prefix or No KK prefix."""
+    text = (text or "").strip()
+    digits = re.sub(r"[\s.\-]", "", text)
+    active = Person.deleted_at.is_null() & Household.deleted_at.is_null()
+    words = name_words(text)
+    if not words:
+        return SearchPage(text, [], 0, 1, page_size)
+    # Each branch is read in the order of its own index, so a page costs LIMIT rows, not a sort.
+    if digits.isdigit():
+        branches = [
+            Household.select(Value(None).alias("person_id"), Household.id.alias("household_id"))
+            .where(Household.deleted_at.is_null() & digits_prefix_range(Household.no_kk, digits))
+            .order_by(Household.no_kk),
+            Person.select(Person.id.alias("person_id"), Person.household.alias("household_id"))
+            .join(Household).where(active & digits_prefix_range(Person.nik, digits)).order_by(Person.nik),
+        ]
+    else:
+        branches = [
+            Person.select(Person.id.alias("person_id"), Person.household.alias("household_id"))
+            .join(Household).where(active & database.name_matches(Person.id, words))
+            .order_by(Person.nama, Person.id),
+        ]
+    counts = [capped_count(branch, cap + 1) for branch in branches]
+    total = min(sum(counts), cap + 1)
+    page = max(1, min(page, max(1, -(-min(total, cap) // page_size))))
+    offset, rows = (page - 1) * page_size, []
+    for branch, count in zip(branches, counts):
+        if offset < count and len(rows) < page_size:
+            rows += list(branch.limit(page_size - len(rows)).offset(offset).dicts())
+        offset = max(0, offset - count)
+    return SearchPage(text, load_results(rows), total, page, page_size, cap)
+
+
+def load_results(rows):
+    """Turn (person_id, household_id) rows into SearchResults with kepala and programmes."""
+    hh_ids = {r["household_id"] for r in rows}
+    person_ids = {r["person_id"] for r in rows if r["person_id"]}
+    households = {h.id: h for h in Household.select().where(Household.id.in_(hh_ids))}
+    persons = {p.id: p for p in Person.select().where(Person.id.in_(person_ids))}
+    kepala = dict(Person.select(Person.household, Person.nama)
+                  .where(Person.household.in_(hh_ids) & (Person.hubungan == "kepala")
+                         & Person.deleted_at.is_null()).tuples())
+    programs = Household.programs_in_year(hh_ids, Period.latest_year())
+    return [SearchResult(households[r["household_id"]], persons.get(r["person_id"]),
+                         kepala.get(r["household_id"], ""), programs.get(r["household_id"], []))
+            for r in rows]
