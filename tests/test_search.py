@@ -1,6 +1,7 @@
 """Active search: by name (word prefixes), NIK or No KK; fragment for htmx, page otherwise."""
 from bs4 import BeautifulSoup
 
+from webapp import models
 from webapp.models import Desa
 from webapp.models import Household
 from webapp.models import Person
@@ -82,3 +83,16 @@ def test_nothing_found_says_how_to_search(db_conn, client):
     response = client.get("/cari?q=zzzz", headers=HX)
     assert "Tidak ada yang cocok" in response.data.decode()
     assert client.get("/cari").status_code == 200
+
+
+def plan(db, query):
+    sql, params = query.sql()
+    return " | ".join(row[3] for row in db.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall())
+
+
+def test_prefix_searches_use_indexes_not_table_scans(demo_db):
+    kk, nik = [plan(demo_db, q) for q in models.search_branches("3205 22")]
+    (name,) = [plan(demo_db, q) for q in models.search_branches("siti am")]
+    assert "USING INDEX household_no_kk" in kk and "SCAN" not in kk
+    assert "USING INDEX person_nik" in nik and "SCAN t1" not in nik
+    assert "person_fts VIRTUAL TABLE" in name and "SCAN t1" not in name

@@ -134,7 +134,18 @@ class ImportBatch(BaseModel):
                 .order_by(cls.applied_at.desc()).first())
 
 
-class Household(BaseModel):
+class Registered(BaseModel):
+    """Fields shared by DTSEN records: origin batch, optimistic-lock version, soft delete."""
+
+    import_batch = ForeignKeyField(ImportBatch, null=True, on_delete="SET NULL")
+    version = IntegerField(default=1, constraints=[SQL("DEFAULT 1")])
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+    deleted_at = DateTimeField(null=True)
+    deleted_reason = CharField(null=True)
+
+
+class Household(Registered):
     """A family (KK) with its place in the desa and its DTSEN desil."""
 
     no_kk = CharField(max_length=16, constraints=[sixteen_digits("no_kk")])
@@ -145,12 +156,6 @@ class Household(BaseModel):
     alamat = CharField(default="")
     desil = IntegerField(null=True, constraints=[Check("desil IS NULL OR desil BETWEEN 1 AND 10")])
     in_dtsen = BooleanField(default=True, constraints=[SQL("DEFAULT 1")])
-    import_batch = ForeignKeyField(ImportBatch, null=True, on_delete="SET NULL")
-    version = IntegerField(default=1, constraints=[SQL("DEFAULT 1")])
-    created_at = DateTimeField(default=utcnow)
-    updated_at = DateTimeField(default=utcnow)
-    deleted_at = DateTimeField(null=True)
-    deleted_reason = CharField(null=True)
 
     class Meta:
         indexes = ((("desa", "dusun", "rw", "rt"), False),)
@@ -194,7 +199,7 @@ class Household(BaseModel):
 Household.add_index(Household.index(Household.no_kk, unique=True, where=Household.deleted_at.is_null()))
 
 
-class Person(BaseModel):
+class Person(Registered):
     """A member (jiwa) of a household."""
 
     nik = CharField(max_length=16, constraints=[sixteen_digits("nik")])
@@ -204,12 +209,6 @@ class Person(BaseModel):
     jenis_kelamin = CharField(max_length=1, null=True, constraints=[one_of("jenis_kelamin", JENIS_KELAMIN, True)])
     tanggal_lahir = DateField(null=True)
     keberadaan = CharField(default="tinggal", constraints=[one_of("keberadaan", KEBERADAAN)])
-    import_batch = ForeignKeyField(ImportBatch, null=True, on_delete="SET NULL")
-    version = IntegerField(default=1, constraints=[SQL("DEFAULT 1")])
-    created_at = DateTimeField(default=utcnow)
-    updated_at = DateTimeField(default=utcnow)
-    deleted_at = DateTimeField(null=True)
-    deleted_reason = CharField(null=True)
 
     class Meta:
         indexes = ((("household",), False),)
@@ -400,29 +399,31 @@ def capped_count(query, cap):
     return query.limit(cap).count()
 
 
-def search(text, page=1, page_size=20, cap=1000):
-    """Find households by member name (word prefixes), NIK prefix or No KK prefix."""
-    text = (text or "").strip()
+def search_branches(text):
+    """The queries behind a search, each read in the order of its own index (no sort for a page)."""
     digits = re.sub(r"[\s.\-]", "", text)
     active = Person.deleted_at.is_null() & Household.deleted_at.is_null()
-    words = name_words(text)
-    if not words:
-        return SearchPage(text, [], 0, 1, page_size)
-    # Each branch is read in the order of its own index, so a page costs LIMIT rows, not a sort.
     if digits.isdigit():
-        branches = [
+        return [
             Household.select(Value(None).alias("person_id"), Household.id.alias("household_id"))
             .where(Household.deleted_at.is_null() & digits_prefix_range(Household.no_kk, digits))
             .order_by(Household.no_kk),
             Person.select(Person.id.alias("person_id"), Person.household.alias("household_id"))
             .join(Household).where(active & digits_prefix_range(Person.nik, digits)).order_by(Person.nik),
         ]
-    else:
-        branches = [
-            Person.select(Person.id.alias("person_id"), Person.household.alias("household_id"))
-            .join(Household).where(active & database.name_matches(Person.id, words))
-            .order_by(Person.nama, Person.id),
-        ]
+    return [
+        Person.select(Person.id.alias("person_id"), Person.household.alias("household_id"))
+        .join(Household).where(active & database.name_matches(Person.id, name_words(text)))
+        .order_by(Person.nama, Person.id),
+    ]
+
+
+def search(text, page=1, page_size=20, cap=1000):
+    """Find households by member name (word prefixes), NIK prefix or No KK prefix."""
+    text = (text or "").strip()
+    if not name_words(text):
+        return SearchPage(text, [], 0, 1, page_size)
+    branches = search_branches(text)
     counts = [capped_count(branch, cap + 1) for branch in branches]
     total = min(sum(counts), cap + 1)
     page = max(1, min(page, max(1, -(-min(total, cap) // page_size))))
