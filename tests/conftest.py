@@ -4,6 +4,7 @@ import sqlite3
 
 import pytest
 
+from webapp import accounts
 from webapp import create_app
 from webapp import db as database
 from webapp import demo
@@ -18,11 +19,32 @@ def pytest_report_header(config):
 
 
 def make_app(path, **extra):
-    """An app on the SQLite file at path, with its schema created."""
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "test-secret", **extra})
+    """An app on the SQLite file at path, with its schema created (cheap password hashing)."""
+    config = {"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "test-secret",
+              "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", **extra}
+    app = create_app(config)
     with app.app_context():
         init_db()
     return app
+
+
+PASSWORD = "Kopi-Tubruk-Pagi-7"
+
+
+def add_user(app, username, role, is_admin=False, password=PASSWORD):
+    """Create an account directly and return its id."""
+    with app.app_context(), database.db.connection_context():
+        user, _ = accounts.create_user(username, role, is_admin=is_admin, password=password)
+        return user.id
+
+
+def logged_in(app, role="operator", is_admin=False, username=None):
+    """A test client whose session belongs to a new account with this role."""
+    uid = add_user(app, username or f"{role}{'-admin' if is_admin else ''}", role, is_admin)
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess["uid"], sess["epoch"] = uid, 0
+    return client
 
 
 @pytest.fixture
@@ -33,7 +55,13 @@ def app(tmp_path):
 
 @pytest.fixture
 def client(app):
-    """A test client of the empty app."""
+    """A test client of the empty app, logged in as an operator."""
+    return logged_in(app)
+
+
+@pytest.fixture
+def anon_client(app):
+    """A test client of the empty app, not logged in."""
     return app.test_client()
 
 
@@ -70,8 +98,8 @@ def demo_app(demo_file, tmp_path):
 
 @pytest.fixture
 def demo_client(demo_app):
-    """A test client of the demo village."""
-    return demo_app.test_client()
+    """A test client of the demo village, logged in as an operator."""
+    return logged_in(demo_app)
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 import re
 from pathlib import Path
 
+from webapp.access import public
+
 TEMPLATES = Path(__file__).resolve().parent.parent / "webapp" / "templates"
 
 
@@ -27,6 +29,7 @@ def test_htmx_errors_are_fragments_retargeted_to_flash(client):
 
 def test_unexpected_error_is_500_without_details(app, client, caplog):
     @app.get("/boom")
+    @public
     def boom():
         nik = "3205221505" + "800001"
         raise RuntimeError(f"NIK {nik} leaked")

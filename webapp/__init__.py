@@ -8,8 +8,11 @@ from flask import make_response
 from flask import render_template
 from flask import request
 from jinja2_fragments.flask import render_block
+from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
+from . import access
 from . import cli
 from . import config
 from . import db
@@ -31,6 +34,7 @@ ERROR_TITLES = {
 }
 
 log = logging.getLogger(__name__)
+csrf = CSRFProtect()
 
 
 def create_app(test_config=None):
@@ -39,15 +43,20 @@ def create_app(test_config=None):
     os.makedirs(app.instance_path, exist_ok=True)
     config.load(app, test_config)
     db.init_app(app)
+    csrf.init_app(app)
+    access.init_app(app)
     formatting.init_app(app)
     cli.init_app(app)
 
+    from . import admin
+    from . import auth
     from . import home
     from . import households
-    app.register_blueprint(home.bp)
-    app.register_blueprint(households.bp)
+    for area in (auth, home, households, admin):
+        app.register_blueprint(area.bp)
 
     app.after_request(security_headers)
+    app.register_error_handler(CSRFError, csrf_error)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, unexpected_error)
     return app
@@ -87,6 +96,11 @@ def http_error(exc):
     if exc.code == 405 and exc.valid_methods:
         response.headers["Allow"] = ", ".join(exc.valid_methods)
     return response
+
+
+def csrf_error(exc):
+    """A missing or stale CSRF token: ask for a reload instead of showing Flask-WTF's English text."""
+    return render_error(400, "Halaman ini sudah kedaluwarsa atau tidak sah. Muat ulang halaman, lalu coba lagi.")
 
 
 def unexpected_error(exc):

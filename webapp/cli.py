@@ -1,4 +1,5 @@
 """Flask commands: the back office of Rekap Bansos (run from the repository root: `flask …`)."""
+import sys
 import time
 
 import click
@@ -52,7 +53,29 @@ def seed_demo_command(households, seed, year, if_empty):
         time.perf_counter() - started, counts["households"], counts["persons"], counts["disbursements"]))
 
 
+@click.command("create-user")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["operator", "staf", "kecamatan"]), required=True, help="Peran akun.")
+@click.option("--admin", "is_admin", is_flag=True, help="Beri hak mengelola akun dan membaca log audit.")
+@with_appcontext
+def create_user_command(username, role, is_admin):
+    """Create an account; the password is read from a prompt or standard input, never from the arguments."""
+    from . import accounts
+
+    if sys.stdin.isatty():
+        password = click.prompt("Kata sandi", hide_input=True, confirmation_prompt="Ulangi kata sandi")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    init_db()
+    with database.db.connection_context():
+        try:
+            user, _ = accounts.create_user(username, role, is_admin=is_admin, password=password)
+        except accounts.AccountError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"Akun {user.username} ({role}{', admin' if is_admin else ''}) dibuat.")
+
+
 def init_app(app):
     """Register the commands on the app."""
-    for command in (init_db_command, seed_demo_command):
+    for command in (init_db_command, seed_demo_command, create_user_command):
         app.cli.add_command(command)

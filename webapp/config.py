@@ -3,6 +3,7 @@
 Environment variables read (all optional):
   DATABASE_URL            sqlite:///relative/or/absolute/path.db (default: instance/rekap-bansos.db)
   SECRET_KEY              session signing key; generated into instance/secret_key when absent
+  SESSION_COOKIE_SECURE   1 once the app is served over HTTPS
   DESA_KODE, DESA_NAMA, DESA_KECAMATAN, DESA_KABUPATEN, DESA_PROVINSI
   NO_AID_DESIL_MAX        desil ceiling for "KK desil 1–5 belum menerima bantuan" (default 5)
 """
@@ -22,14 +23,20 @@ DEFAULTS = {
     "TIMEZONE": "Asia/Jakarta",
     "SQLITE_BUSY_TIMEOUT_S": 15,
     "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+    "SESSION_COOKIE_NAME": "rekap_bansos",
     "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SECURE": False,
+    # Tokens live as long as the session: an idle page must not fail with an expired token.
+    "WTF_CSRF_TIME_LIMIT": None,
+    "PASSWORD_HASH_METHOD": None,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "PERMANENT_SESSION_LIFETIME": timedelta(hours=10),
 }
 
-ENV_KEYS = ("DATABASE_URL", "SECRET_KEY", "DESA_KODE", "DESA_NAMA", "DESA_KECAMATAN",
+ENV_KEYS = ("DATABASE_URL", "SECRET_KEY", "SESSION_COOKIE_SECURE", "DESA_KODE", "DESA_NAMA", "DESA_KECAMATAN",
             "DESA_KABUPATEN", "DESA_PROVINSI", "NO_AID_DESIL_MAX")
 INT_KEYS = ("NO_AID_DESIL_MAX",)
+BOOL_KEYS = ("SESSION_COOKIE_SECURE",)
 
 
 def load(app, test_config=None):
@@ -38,12 +45,21 @@ def load(app, test_config=None):
     app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "rekap-bansos.db")
     for key in ENV_KEYS:
         if os.environ.get(key):
-            app.config[key] = int(os.environ[key]) if key in INT_KEYS else os.environ[key]
+            app.config[key] = parse_env(key, os.environ[key])
     if test_config:
         app.config.update(test_config)
     app.config["DATABASE"] = database_path(app.config["DATABASE_URL"])
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret(app.instance_path)
+
+
+def parse_env(key, text):
+    """Convert an environment value to the setting's type."""
+    if key in INT_KEYS:
+        return int(text)
+    if key in BOOL_KEYS:
+        return text.strip().lower() in ("1", "true", "yes", "ya")
+    return text
 
 
 def database_path(url):

@@ -4,6 +4,8 @@ from flask import current_app
 from flask import render_template
 
 from . import recap
+from .access import ALL_ROLES
+from .access import allow
 from .models import Desa
 from .models import ImportBatch
 
@@ -11,6 +13,7 @@ bp = Blueprint("home", __name__)
 
 
 @bp.get("/")
+@allow(*ALL_ROLES)
 def index():
     """Show the desa's name, kode wilayah, headline counts and the search box."""
     return render_template(

@@ -7,6 +7,9 @@ from jinja2_fragments.flask import render_block
 from playhouse.flask_utils import get_object_or_404
 
 from . import models
+from .access import OPERATOR
+from .access import STAF
+from .access import allow
 from .htmx import is_htmx
 from .models import Household
 
@@ -14,6 +17,7 @@ bp = Blueprint("households", __name__)
 
 
 @bp.get("/cari")
+@allow(OPERATOR, STAF)
 def search():
     """Search households by name, NIK or No KK; htmx requests get only the results block."""
     found = models.search(request.args.get("q", ""), page=request.args.get("page", 1, type=int),
@@ -24,6 +28,7 @@ def search():
 
 
 @bp.get("/keluarga/<int:household_id>")
+@allow(OPERATOR, STAF)
 def detail(household_id):
     """Show one household: its members, desil and every disbursement."""
     household = get_object_or_404(Household.active(), Household.id == household_id)

@@ -107,8 +107,47 @@ class User(BaseModel):
     role = CharField(constraints=[one_of("role", ROLES)])
     is_admin = BooleanField(default=False)
     active = BooleanField(default=True)
+    must_change_password = BooleanField(default=False)
     session_epoch = IntegerField(default=0)
     created_at = DateTimeField(default=utcnow)
+    last_login_at = DateTimeField(null=True)
+
+    @classmethod
+    def by_username(cls, username):
+        """The account with this user name (case-insensitive), or None."""
+        return cls.get_or_none(fn.LOWER(cls.username) == username.strip().lower())
+
+    @classmethod
+    def active_admins(cls):
+        """Active accounts holding the admin right."""
+        return cls.select().where(cls.active & cls.is_admin)
+
+    @property
+    def sees_full_ids(self):
+        """Only operators see whole NIK and No KK numbers; staf see them masked."""
+        return self.role == "operator"
+
+
+class LoginAttempt(BaseModel):
+    """One log-in try; failures since the last success slow further tries (shared by all workers)."""
+
+    ts = DateTimeField(default=utcnow)
+    username = CharField()
+    ip = CharField()
+    success = BooleanField()
+
+    class Meta:
+        indexes = ((("username", "ts"), False), (("ip", "ts"), False))
+
+    @classmethod
+    def recent_failures(cls, field, value, since):
+        """(count, time of the latest) of failures for this username or address since a moment,
+        counting only those after its latest success."""
+        last_ok = (cls.select(fn.MAX(cls.ts)).where((field == value) & cls.success & (cls.ts >= since)).scalar())
+        start = max(since, last_ok) if last_ok else since
+        return (cls.select(fn.COUNT(cls.id), fn.MAX(cls.ts))
+                .where((field == value) & ~cls.success & (cls.ts > start if last_ok else cls.ts >= start))
+                .tuples().get())
 
 
 class ImportBatch(BaseModel):
@@ -330,10 +369,29 @@ class AuditEvent(BaseModel):
     import_batch = ForeignKeyField(ImportBatch, null=True, on_delete="SET NULL")
 
     class Meta:
-        indexes = ((("entity", "entity_id"), False),)
+        indexes = ((("entity", "entity_id"), False), (("action", "ts"), False))
+
+    @classmethod
+    def filtered(cls, username=None, action=None, start=None, end=None):
+        """Events newest first, narrowed by user name, action and a UTC time range [start, end)."""
+        query = cls.select().order_by(cls.ts.desc(), cls.id.desc())
+        if username:
+            query = query.where(cls.username == username)
+        if action:
+            query = query.where(cls.action == action)
+        if start:
+            query = query.where(cls.ts >= start)
+        if end:
+            query = query.where(cls.ts < end)
+        return query
+
+    @classmethod
+    def actions(cls):
+        """Every action name that occurs, sorted."""
+        return [a for (a,) in cls.select(cls.action).distinct().order_by(cls.action).tuples()]
 
 
-MODELS = [Desa, User, ImportBatch, Household, Person, Program, Period, Disbursement, AuditEvent]
+MODELS = [Desa, User, LoginAttempt, ImportBatch, Household, Person, Program, Period, Disbursement, AuditEvent]
 
 
 def ensure_reference_data(config):
