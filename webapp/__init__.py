@@ -50,9 +50,11 @@ def create_app(test_config=None):
 
     from . import admin
     from . import auth
+    from . import disbursements
     from . import home
     from . import households
-    for area in (auth, home, households, admin):
+    from . import programs
+    for area in (auth, home, households, programs, disbursements, admin):
         app.register_blueprint(area.bp)
 
     app.after_request(security_headers)

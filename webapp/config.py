@@ -6,6 +6,7 @@ Environment variables read (all optional):
   SESSION_COOKIE_SECURE   1 once the app is served over HTTPS
   DESA_KODE, DESA_NAMA, DESA_KECAMATAN, DESA_KABUPATEN, DESA_PROVINSI
   NO_AID_DESIL_MAX        desil ceiling for "KK desil 1–5 belum menerima bantuan" (default 5)
+  EXCLUSIVE_PROGRAMS      double-aid rule, e.g. "BLT-DD:PKH,SEMBAKO,BLT-KESRA" (that is the default)
 """
 import os
 import secrets
@@ -19,6 +20,8 @@ DEFAULTS = {
     "DESA_KABUPATEN": "Garut",
     "DESA_PROVINSI": "Jawa Barat",
     "NO_AID_DESIL_MAX": 5,
+    # Programmes a family may not receive in the same time as others (double aid): code -> codes.
+    "EXCLUSIVE_PROGRAMS": {"BLT-DD": ["PKH", "SEMBAKO", "BLT-KESRA"]},
     "SEARCH_PAGE_SIZE": 20,
     "TIMEZONE": "Asia/Jakarta",
     "SQLITE_BUSY_TIMEOUT_S": 15,
@@ -34,7 +37,7 @@ DEFAULTS = {
 }
 
 ENV_KEYS = ("DATABASE_URL", "SECRET_KEY", "SESSION_COOKIE_SECURE", "DESA_KODE", "DESA_NAMA", "DESA_KECAMATAN",
-            "DESA_KABUPATEN", "DESA_PROVINSI", "NO_AID_DESIL_MAX")
+            "DESA_KABUPATEN", "DESA_PROVINSI", "NO_AID_DESIL_MAX", "EXCLUSIVE_PROGRAMS")
 INT_KEYS = ("NO_AID_DESIL_MAX",)
 BOOL_KEYS = ("SESSION_COOKIE_SECURE",)
 
@@ -59,6 +62,10 @@ def parse_env(key, text):
         return int(text)
     if key in BOOL_KEYS:
         return text.strip().lower() in ("1", "true", "yes", "ya")
+    if key == "EXCLUSIVE_PROGRAMS":
+        # "BLT-DD:PKH,SEMBAKO,BLT-KESRA;PIP:YAPI"
+        rules = (part.split(":", 1) for part in text.split(";") if ":" in part)
+        return {code.strip(): [c.strip() for c in others.split(",") if c.strip()] for code, others in rules}
     return text
 
 

@@ -6,6 +6,7 @@ from flask import request
 from jinja2_fragments.flask import render_block
 from playhouse.flask_utils import get_object_or_404
 
+from . import ledger
 from . import models
 from .access import OPERATOR
 from .access import STAF
@@ -32,6 +33,8 @@ def search():
 def detail(household_id):
     """Show one household: its members, desil and every disbursement."""
     household = get_object_or_404(Household.active(), Household.id == household_id)
+    warnings = ledger.double_aid([household.id], current_app.config["EXCLUSIVE_PROGRAMS"])
     return render_template("households/detail.html", household=household,
                            members=list(household.members()),
-                           disbursements=list(household.disbursements()))
+                           disbursements=list(household.disbursements()),
+                           double_aid=warnings.get(household.id, []))
