@@ -9,3 +9,5 @@ graceful_timeout = 20
 accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
+# No control socket: the service user has no home and systemd already supervises the server.
+control_socket_disable = True

@@ -1,6 +1,7 @@
 """Shared fixtures: a fresh SQLite file per test (never :memory:), the app, its clients."""
 import shutil
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -21,7 +22,8 @@ def pytest_report_header(config):
 def make_app(path, **extra):
     """An app on the SQLite file at path, with its schema created (cheap password hashing)."""
     config = {"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "test-secret",
-              "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", **extra}
+              "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "BACKUP_DIR": str(Path(path).parent / "backups"),
+              **extra}
     app = create_app(config)
     with app.app_context():
         init_db()

@@ -1,7 +1,8 @@
 """Rekap Bansos: the bansos recap of a desa, from DTSEN data and disbursement lists."""
 import logging
-import os
 import traceback
+
+import peewee
 
 from flask import Flask
 from flask import make_response
@@ -31,6 +32,7 @@ ERROR_TITLES = {
     413: "Berkas terlalu besar",
     422: "Data tidak valid",
     500: "Terjadi kesalahan",
+    503: "Layanan sedang tidak tersedia",
 }
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,6 @@ csrf = CSRFProtect()
 def create_app(test_config=None):
     """Create and configure an instance of the Flask application."""
     app = Flask(__name__, instance_relative_config=True)
-    os.makedirs(app.instance_path, exist_ok=True)
     config.load(app, test_config)
     db.init_app(app)
     csrf.init_app(app)
@@ -59,6 +60,8 @@ def create_app(test_config=None):
 
     app.after_request(security_headers)
     app.register_error_handler(CSRFError, csrf_error)
+    app.register_error_handler(peewee.OperationalError, database_error)
+    app.register_error_handler(peewee.DatabaseError, database_error)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, unexpected_error)
     return app
@@ -103,6 +106,13 @@ def http_error(exc):
 def csrf_error(exc):
     """A missing or stale CSRF token: ask for a reload instead of showing Flask-WTF's English text."""
     return render_error(400, "Halaman ini sudah kedaluwarsa atau tidak sah. Muat ulang halaman, lalu coba lagi.")
+
+
+def database_error(exc):
+    """The database could not be used (busy for too long, damaged, missing): 503 with advice."""
+    log.error("database unavailable on %s %s: %s", request.method, request.url_rule, type(exc).__name__)
+    return render_error(503, "Basis data sedang tidak dapat dipakai. Coba lagi sebentar lagi; bila terus "
+                             "terjadi, hubungi operator (lihat panduan: memulihkan dari cadangan).")
 
 
 def unexpected_error(exc):

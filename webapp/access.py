@@ -153,5 +153,13 @@ def init_app(app):
     app.before_request(load_user)
     app.before_request(check_access)
     app.add_template_filter(mask_id, "id_number")
-    app.context_processor(lambda: {"current_user": getattr(g, "user", None)})
+    app.context_processor(page_context)
+
+
+def page_context():
+    """Template globals: the user, and for admins whether the last good backup is too old."""
+    from . import backups
+    user = getattr(g, "user", None)
+    stale = bool(user and user.is_admin and backups.is_stale(current_app.config["BACKUP_DIR"]))
+    return {"current_user": user, "backup_stale": stale}
 

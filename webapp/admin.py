@@ -17,6 +17,7 @@ from playhouse.flask_utils import PaginatedQuery
 from playhouse.flask_utils import get_object_or_404
 
 from . import accounts
+from . import backups
 from .access import admin_only
 from .models import ROLES
 from .models import AuditEvent
@@ -86,6 +87,30 @@ def day_start_utc(text, days=0):
         return None
     local = datetime.combine(day, time(0), tzinfo=ZoneInfo(current_app.config["TIMEZONE"]))
     return local.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+@bp.get("/cadangan")
+@admin_only
+def backup_page():
+    """The last backup, its size and check, the copies on disk, and a button to back up now."""
+    folder = current_app.config["BACKUP_DIR"]
+    return render_template("admin/backups.html", status=backups.last_status(folder),
+                           files=[(stamp, path.name, path.stat().st_size) for stamp, path in backups.backup_files(folder)],
+                           stale=backups.is_stale(folder), folder=folder)
+
+
+@bp.post("/cadangan")
+@admin_only
+def backup_now():
+    """Make a verified backup now."""
+    config = current_app.config
+    try:
+        outcome = backups.backup(config["DATABASE"], config["BACKUP_DIR"], label="manual")
+    except backups.BackupError as exc:
+        flash(str(exc))
+    else:
+        flash(f"Cadangan dibuat dan terverifikasi ({outcome.size / 1_048_576:.1f} MB).")
+    return redirect(url_for("admin.backup_page"), 303)
 
 
 @bp.get("/audit")

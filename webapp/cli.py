@@ -75,7 +75,44 @@ def create_user_command(username, role, is_admin):
     click.echo(f"Akun {user.username} ({role}{', admin' if is_admin else ''}) dibuat.")
 
 
+@click.command("backup")
+@click.argument("dest", required=False, type=click.Path(file_okay=False))
+@with_appcontext
+def backup_command(dest):
+    """Make a verified online backup (default folder: BACKUP_DIR), copy it to BACKUP_MIRROR, rotate."""
+    from . import backups
+
+    config = current_app.config
+    try:
+        outcome = backups.backup(config["DATABASE"], dest or config["BACKUP_DIR"], config.get("BACKUP_MIRROR"))
+    except backups.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Cadangan terverifikasi: {outcome.path} ({outcome.size / 1_048_576:.1f} MB)")
+    if outcome.mirror:
+        click.echo(f"Salinan kedua: {outcome.mirror}")
+
+
+@click.command("restore")
+@click.argument("backup_file", type=click.Path(dir_okay=False))
+@click.option("--yes", is_flag=True, help="Jangan tanya konfirmasi.")
+@with_appcontext
+def restore_command(backup_file, yes):
+    """Replace the database with a verified backup; the current database is kept aside first."""
+    from . import backups
+
+    config = current_app.config
+    if not yes:
+        click.confirm(f"Pulihkan basis data dari {backup_file}? Data setelah cadangan itu akan hilang", abort=True)
+    try:
+        aside = backups.restore(config["DATABASE"], backup_file, config["BACKUP_DIR"])
+    except backups.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Basis data dipulihkan dari {backup_file} dan lolos pemeriksaan integritas.")
+    if aside:
+        click.echo(f"Basis data sebelumnya disimpan di {aside}.")
+
+
 def init_app(app):
     """Register the commands on the app."""
-    for command in (init_db_command, seed_demo_command, create_user_command):
+    for command in (init_db_command, seed_demo_command, create_user_command, backup_command, restore_command):
         app.cli.add_command(command)

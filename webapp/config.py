@@ -6,6 +6,8 @@ Environment variables read (all optional):
   SESSION_COOKIE_SECURE   1 once the app is served over HTTPS
   DESA_KODE, DESA_NAMA, DESA_KECAMATAN, DESA_KABUPATEN, DESA_PROVINSI
   NO_AID_DESIL_MAX        desil ceiling for "KK desil 1–5 belum menerima bantuan" (default 5)
+  BACKUP_DIR              where verified backups go (default: instance/backups)
+  BACKUP_MIRROR           a second place for each nightly backup, e.g. a USB drive (optional)
   EXCLUSIVE_PROGRAMS      double-aid rule, e.g. "BLT-DD:PKH,SEMBAKO,BLT-KESRA" (that is the default)
 """
 import os
@@ -37,7 +39,8 @@ DEFAULTS = {
 }
 
 ENV_KEYS = ("DATABASE_URL", "SECRET_KEY", "SESSION_COOKIE_SECURE", "DESA_KODE", "DESA_NAMA", "DESA_KECAMATAN",
-            "DESA_KABUPATEN", "DESA_PROVINSI", "NO_AID_DESIL_MAX", "EXCLUSIVE_PROGRAMS")
+            "DESA_KABUPATEN", "DESA_PROVINSI", "NO_AID_DESIL_MAX", "EXCLUSIVE_PROGRAMS",
+            "BACKUP_DIR", "BACKUP_MIRROR")
 INT_KEYS = ("NO_AID_DESIL_MAX",)
 BOOL_KEYS = ("SESSION_COOKIE_SECURE",)
 
@@ -46,12 +49,15 @@ def load(app, test_config=None):
     """Fill app.config from the three layers and resolve the database path."""
     app.config.from_mapping(DEFAULTS)
     app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "rekap-bansos.db")
+    app.config["BACKUP_DIR"] = os.path.join(app.instance_path, "backups")
     for key in ENV_KEYS:
         if os.environ.get(key):
             app.config[key] = parse_env(key, os.environ[key])
     if test_config:
         app.config.update(test_config)
     app.config["DATABASE"] = database_path(app.config["DATABASE_URL"])
+    if app.config["DATABASE"] == os.path.join(app.instance_path, "rekap-bansos.db"):
+        os.makedirs(app.instance_path, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret(app.instance_path)
 

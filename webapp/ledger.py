@@ -277,14 +277,15 @@ def audit_changes(before, values, batch=None):
 
 
 def bulk_change(period, ids, change, user):
-    """Apply one StatusChange to many rows of an open period; returns how many rows changed."""
+    """Set one status on many rows of an open period (rows already in it are left); returns the count."""
     if change.errors:
         raise LedgerError(" ".join(change.errors))
     values = change.values()
     with database.db.atomic("IMMEDIATE"):
         ensure_open(Period.get_by_id(period.id))
         targets = list(period_rows(period).where(Disbursement.id.in_(ids)))
-        changed = [d for d in targets if any((getattr(d, k) or None) != (values[k] or None) for k in AUDITED_FIELDS)]
+        # Rows already in the requested status keep their date, reason and note.
+        changed = [d for d in targets if d.status != change.status]
         for chunk in range(0, len(changed), 500):
             part = [d.id for d in changed[chunk:chunk + 500]]
             (Disbursement.update(version=Disbursement.version + 1, updated_by=user, updated_at=utcnow(), **values)
