@@ -189,3 +189,25 @@ def test_admin_sees_backup_state_and_a_warning_when_stale(demo_app):
     assert "berhasil, terverifikasi" in page and "rekap-bansos-" in page
     assert "lebih dari dua hari" not in admin.get("/").data.decode()
     assert "lebih dari dua hari" not in logged_in(demo_app, "operator").get("/").data.decode()
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("corrupt", "rusak atau bukan basis data SQLite"),
+    ("foreign", "bukan basis data Rekap Bansos"),
+    ("missing", "belum ada"),
+])
+def test_gunicorn_refuses_a_bad_database_with_a_message_and_exit_3(tmp_path, kind, message):
+    import sys
+    path = tmp_path / "db.sqlite"
+    if kind == "corrupt":
+        path.write_bytes(b"not a database at all " * 200)
+    elif kind == "foreign":
+        sqlite3.connect(path).execute("CREATE TABLE things (x)").connection.commit()
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "x"}
+    result = subprocess.run([str(Path(sys.executable).parent / "gunicorn"), "--config", "deploy/gunicorn.conf.py",
+                             "--bind", "127.0.0.1:0", "wsgi:app"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 3
+    assert "Rekap Bansos tidak dapat dimulai" in result.stderr and message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "RestartPreventExitStatus=3" in (ROOT / "deploy/rekap-bansos.service").read_text()

@@ -106,6 +106,32 @@ def create_schema(models):
         )
 
 
+REQUIRED_TABLES = {"desa", "user", "household", "person", "program", "period", "disbursement", "audit_event"}
+
+
+def startup_problem(path):
+    """Why the database file cannot serve the app (a message in Bahasa Indonesia), or None when it can."""
+    import os
+
+    if not os.path.exists(path):
+        return f"Basis data {path} belum ada. Buat dengan: flask init-db"
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=15)
+        try:
+            if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                return f"Basis data {path} rusak. Pulihkan dari cadangan: flask restore BERKAS"
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return f"Berkas {path} rusak atau bukan basis data SQLite. Pulihkan dari cadangan: flask restore BERKAS"
+    missing = REQUIRED_TABLES - tables
+    if missing:
+        return (f"Berkas {path} bukan basis data Rekap Bansos (tabel {', '.join(sorted(missing))} tidak ada). "
+                "Periksa DATABASE_URL, atau buat basis data baru dengan: flask init-db")
+    return None
+
+
 def optimize():
     """Refresh the query planner's statistics after bulk changes."""
     db.execute_sql("PRAGMA optimize")
