@@ -7,6 +7,7 @@ synchronous=FULL, which survives power loss without corruption.
 All SQLite-specific SQL of the app lives in this module.
 """
 import sqlite3
+from contextlib import contextmanager
 
 from flask import g
 
@@ -86,6 +87,21 @@ NAME_INDEX_SQL = [
     "INSERT INTO person_fts(person_fts, rowid, nama) VALUES ('delete', old.id, old.nama); "
     "INSERT INTO person_fts(rowid, nama) VALUES (new.id, new.nama); END",
 ]
+
+
+@contextmanager
+def bulk_person_inserts():
+    """Within a transaction: index the names of the persons inserted in the block in one statement at its end."""
+    # The per-row trigger costs 3.5 s per 200,000 persons, the INSERT … SELECT below 1 s (import benchmark).
+    if not db.in_transaction():
+        raise RuntimeError("bulk_person_inserts() needs a transaction")
+    last = db.execute_sql("SELECT COALESCE(MAX(id), 0) FROM person").fetchone()[0]
+    db.execute_sql("DROP TRIGGER IF EXISTS person_fts_ai")
+    try:
+        yield
+        db.execute_sql("INSERT INTO person_fts(rowid, nama) SELECT id, nama FROM person WHERE id > ?", (last,))
+    finally:
+        db.execute_sql(next(sql for sql in NAME_INDEX_SQL if "person_fts_ai" in sql))
 
 
 def name_matches(column, words):

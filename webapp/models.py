@@ -3,6 +3,7 @@
 NIK and No KK are 16-character text everywhere: never numbers (Excel and float64 lose the 16th digit).
 Households and persons are soft-deleted; the unique indexes on no_kk and nik cover active rows only.
 """
+import json
 import re
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -236,6 +237,8 @@ class Household(Registered):
 
 
 Household.add_index(Household.index(Household.no_kk, unique=True, where=Household.deleted_at.is_null()))
+# The few soft-deleted rows, so the recap can leave them out without a join.
+Household.add_index(Household.index(Household.deleted_at, where=Household.deleted_at.is_null(False)))
 
 
 class Person(Registered):
@@ -250,7 +253,8 @@ class Person(Registered):
     keberadaan = CharField(default="tinggal", constraints=[one_of("keberadaan", KEBERADAAN)])
 
     class Meta:
-        indexes = ((("household",), False),)
+        # Covering for the recap: living members per household without reading the table.
+        indexes = ((("household", "deleted_at", "keberadaan"), False),)
 
     @property
     def counts_as_jiwa(self):
@@ -267,6 +271,7 @@ class Person(Registered):
 
 
 Person.add_index(Person.index(Person.nik, unique=True, where=Person.deleted_at.is_null()))
+Person.add_index(Person.index(Person.deleted_at, where=Person.deleted_at.is_null(False)))
 
 
 class Program(BaseModel):
@@ -342,7 +347,10 @@ class Disbursement(BaseModel):
 
     class Meta:
         constraints = [Check("status <> 'tidak_cair' OR reason IS NOT NULL")]
-        indexes = ((("household", "period"), False), (("period", "status"), False))
+        # Both covering for the recap (webapp/recap.py): households' periods in household order, and
+        # status × channel × reason per period read in group order without touching the table.
+        indexes = ((("household", "period", "person", "status", "channel", "amount", "deleted_at"), False),
+                   (("period", "status", "channel", "reason", "amount", "household", "person", "deleted_at"), False))
 
 
 # One row per recipient per period: households for keluarga programmes, persons for jiwa programmes.
@@ -391,7 +399,26 @@ class AuditEvent(BaseModel):
         return [a for (a,) in cls.select(cls.action).distinct().order_by(cls.action).tuples()]
 
 
-MODELS = [Desa, User, LoginAttempt, ImportBatch, Household, Person, Program, Period, Disbursement, AuditEvent]
+class ImportRejection(BaseModel):
+    """A row of an imported file that was rejected, kept so it can be downloaded, fixed and re-imported."""
+
+    import_batch = ForeignKeyField(ImportBatch, backref="rejections", on_delete="CASCADE")
+    row = IntegerField()
+    messages = TextField()  # JSON list of reasons, each naming the row and the column
+    values = TextField()  # JSON object {original header: cell as typed}
+
+    class Meta:
+        indexes = ((("import_batch", "row"), True),)
+
+    @classmethod
+    def of_batch(cls, batch):
+        """The rejected rows of a batch as {"row", "messages", "values"} dicts, in file order."""
+        return [{"row": r.row, "messages": json.loads(r.messages), "values": json.loads(r.values)}
+                for r in cls.select().where(cls.import_batch == batch).order_by(cls.row)]
+
+
+MODELS = [Desa, User, LoginAttempt, ImportBatch, Household, Person, Program, Period, Disbursement, AuditEvent,
+          ImportRejection]
 
 
 def ensure_reference_data(config):
