@@ -54,8 +54,9 @@ def create_app(test_config=None):
     from . import disbursements
     from . import home
     from . import households
+    from . import imports
     from . import programs
-    for area in (auth, home, households, programs, disbursements, admin):
+    for area in (auth, home, households, programs, disbursements, imports, admin):
         app.register_blueprint(area.bp)
 
     app.after_request(security_headers)
