@@ -7,6 +7,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from . import db as database
+from . import recap_cli
 from .importing import cli as importing_cli
 from .models import MODELS
 from .models import Household
@@ -118,3 +119,4 @@ def init_app(app):
     for command in (init_db_command, seed_demo_command, create_user_command, backup_command, restore_command):
         app.cli.add_command(command)
     app.cli.add_command(importing_cli.import_dtsen_command)
+    app.cli.add_command(recap_cli.recap_command)

@@ -198,7 +198,8 @@ class Household(Registered):
     in_dtsen = BooleanField(default=True, constraints=[SQL("DEFAULT 1")])
 
     class Meta:
-        indexes = ((("desa", "dusun", "rw", "rt"), False),)
+        # Desil and deleted_at make it covering: the recap reads households in wilayah order from it alone.
+        indexes = ((("desa", "dusun", "rw", "rt", "desil", "deleted_at"), False),)
 
     @classmethod
     def active(cls):
