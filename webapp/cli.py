@@ -119,4 +119,6 @@ def init_app(app):
     for command in (init_db_command, seed_demo_command, create_user_command, backup_command, restore_command):
         app.cli.add_command(command)
     app.cli.add_command(importing_cli.import_dtsen_command)
+    app.cli.add_command(importing_cli.import_penerima_command)
+    app.cli.add_command(importing_cli.import_status_command)
     app.cli.add_command(recap_cli.recap_command)

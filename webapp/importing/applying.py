@@ -16,13 +16,22 @@ from ..models import ImportRejection
 from ..models import utcnow
 
 CHUNK = 5000
+LOOKUP_CHUNK = 500
 
 
-def applied_batch(kind, sha256):
-    """The applied batch of this kind that imported a file with this SHA-256, or None."""
-    return (ImportBatch.select().where((ImportBatch.kind == kind) & (ImportBatch.sha256 == sha256)
+def applied_batch(kind, sha256, version_label=None):
+    """The applied batch of this kind that imported a file with this SHA-256 (into this target), or None."""
+    query = ImportBatch.select().where((ImportBatch.kind == kind) & (ImportBatch.sha256 == sha256)
                                        & (ImportBatch.state == "applied"))
-            .order_by(ImportBatch.id).first())
+    if version_label is not None:
+        query = query.where(ImportBatch.version_label == version_label)
+    return query.order_by(ImportBatch.id).first()
+
+
+def in_chunks(make_query, keys):
+    """Raw rows of make_query(chunk) over the keys, LOOKUP_CHUNK at a time (SQLite bounds the parameters)."""
+    for chunk in chunked(sorted(keys), LOOKUP_CHUNK):
+        yield from database.db.execute(make_query(chunk))
 
 
 def batch_summary(batch):

@@ -39,10 +39,7 @@ PERSON_FIELDS = tuple(PERSON_DEFAULTS)
 def stage(path, filename=None, mapping=None, limits=reading.Limits(), progress=None, today=None):
     """Read and check a DTSEN file into a JSON-serialisable dict; a refused file carries 'refused'."""
     path = Path(path)
-    staged = {"kind": KIND, "filename": filename or path.name, "sha256": reading.file_sha256(path),
-              "size": path.stat().st_size, "mapping": dict(mapping or {}), "sheet": None, "header_row": None,
-              "headers": [], "columns": {}, "fields": [], "defaults": {}, "notices": [], "refused": None,
-              "rows": 0, "households": [], "persons": [], "rejected": [], "warnings": []}
+    staged = staging.new_staged(KIND, path, filename, mapping, defaults={}, households=[], persons=[])
     try:
         read(path, staged, mapping, limits, progress, today or date.today())
     except Refused as exc:
@@ -57,11 +54,7 @@ def read(path, staged, mapping, limits, progress, today):
         return reading.open_table(path, fields.DTSEN, mapping, staged["filename"], limits)
 
     table = reopen()
-    present = set(table.columns.values())
-    header = {name: table.headers[index] for index, name in table.columns.items()}
-    staged.update(sheet=table.sheet, header_row=table.header_row, headers=table.headers,
-                  columns={header[name]: name for name in header}, notices=table.notices,
-                  fields=[name for name in fields.DTSEN.fields if name in present])
+    present, header = staging.describe_table(staged, table, fields.DTSEN)
     if "no_kk" not in present:
         raise Refused(f'Kolom No KK tidak ditemukan pada judul kolom (baris {table.header_row}). '
                       'Tambahkan kolom "NO KK", atau petakan kolomnya secara manual.')

@@ -114,3 +114,43 @@ DTSEN = FieldSet([
     field("keberadaan", "Keberadaan", ["KETERANGAN KEBERADAAN", "STATUS KEBERADAAN", "KEBERADAAN",
                                        "STATUS_DASAR", "STATUS DASAR"], normalise.keberadaan),
 ], keys=("no_kk", "nik"))
+
+
+def aliases_of(fieldset, name, *more):
+    """A field's header aliases in another field set, with more added."""
+    return [*fieldset.fields[name].aliases, *more]
+
+
+STATUS_FIELD = field("status", "Status", ["STATUS", "STATUS PENYALURAN", "STATUS BAYAR", "STATUS SALUR",
+                                          "STATUS PENCAIRAN", "STATUS CAIR"], normalise.word)
+DATE_FIELD = field("status_date", "Tanggal status", ["TANGGAL", "TGL CAIR", "TANGGAL SALUR", "TANGGAL CAIR",
+                                                     "TGL SALUR", "TANGGAL STATUS", "TANGGAL PENYALURAN",
+                                                     "TGL BAYAR", "TANGGAL BAYAR"], normalise.event_date)
+REASON_FIELD = field("reason", "Alasan", ["ALASAN", "ALASAN TIDAK CAIR", "ALASAN GAGAL", "ALASAN RETUR"],
+                     normalise.word)
+NOTE_FIELD = field("note", "Keterangan", ["KETERANGAN", "KET", "CATATAN"], normalise.word)
+
+# Recipient lists: Kantor Pos and bank lists, SIKS-NG BNBA, the desa's own lists, OpenSID's Peserta sheet.
+PENERIMA = FieldSet([
+    field("no_kk", "No KK", aliases_of(DTSEN, "no_kk", "NO KK PENERIMA", "NO KK KPM"),
+          normalise.optional(normalise.id_number)),
+    field("nik", "NIK", aliases_of(DTSEN, "nik", "NIK PENERIMA", "NIK PENGURUS", "NIK KPM"),
+          normalise.optional(normalise.nik)),
+    field("peserta", "Peserta (NIK atau No KK menurut sasaran)", ["PESERTA"], normalise.optional(normalise.id_number)),
+    field("nama", "Nama", aliases_of(DTSEN, "nama", "NAMA PENERIMA", "NAMA PENGURUS", "NAMA KPM"), normalise.text),
+    STATUS_FIELD, DATE_FIELD,
+    field("amount", "Nominal", ["NOMINAL", "JUMLAH", "NILAI", "NOMINAL BANTUAN", "JUMLAH BANTUAN",
+                                "NILAI BANTUAN"], normalise.amount),
+    field("channel", "Jalur", ["JALUR", "PENYALUR", "BANK", "JALUR PENYALURAN", "BANK PENYALUR", "SALURAN"],
+          normalise.channel),
+    REASON_FIELD, NOTE_FIELD,
+], keys=("no_kk", "nik", "peserta"))
+
+# A filled copy of a period's list export (webapp/exporting.py): the row id decides, the rest is checked.
+STATUS = FieldSet([
+    field("id", "ID baris", ["ID BARIS", "ID", "ID PENYALURAN"], normalise.row_id),
+    field("no_kk", "No KK", DTSEN.fields["no_kk"].aliases, normalise.word),
+    field("nik", "NIK", DTSEN.fields["nik"].aliases, normalise.word),
+    field("nama", "Nama", PENERIMA.fields["nama"].aliases, normalise.word),
+    STATUS_FIELD, DATE_FIELD, REASON_FIELD, NOTE_FIELD,
+], keys=("id",))

@@ -21,8 +21,11 @@ from datetime import time
 from datetime import timedelta
 from typing import NamedTuple
 
+from ..models import CHANNELS
 from ..models import HUBUNGAN
 from ..models import KEBERADAAN
+from ..models import REASONS
+from ..models import STATUSES
 
 EXACT_FLOAT_LIMIT = 2 ** 53
 EPOCH_1900 = date(1899, 12, 30)
@@ -50,6 +53,7 @@ DMY = re.compile(r"([0-9]{1,2})[-/.]([0-9]{1,2})[-/.]([0-9]{4})")
 YMD = re.compile(r"([0-9]{4})[-/]([0-9]{1,2})[-/]([0-9]{1,2})(?:[ T]00:00(?::00(?:\.0+)?)?)?")
 SERIAL_TEXT = re.compile(r"([0-9]{1,5})(?:\.0+)?")
 DESIL_TEXT = re.compile(r"(?:DESIL\s*)?([0-9]+)(?:\.0+)?")
+ROW_ID = re.compile(r"([0-9]{1,12})(?:\.0+)?")
 AREA_PREFIX = re.compile(r"^(?:RT|RW|NOMOR|NO)\.?\s*")
 
 NOT_GIVEN = object()
@@ -252,23 +256,27 @@ def desil_text(text):
     return int(match.group(1))
 
 
-def birth_date(cell, ctx):
-    """A date from a date cell, a serial number, dd-mm-yyyy, dd/mm/yyyy or yyyy-mm-dd, as ISO text."""
-    ctx = ctx or Context()
+def read_date(cell, ctx):
+    """A date from a date cell, a serial number, dd-mm-yyyy, dd/mm/yyyy or yyyy-mm-dd; NOT_GIVEN when blank."""
     if isinstance(cell, bool):
         raise Invalid("berisi nilai benar/salah, bukan tanggal")
     if isinstance(cell, datetime):
-        day = cell.date()
-    elif isinstance(cell, date):
-        day = cell
-    elif is_number_cell(cell):
-        day = serial_date(cell, ctx.epoch)
-    elif isinstance(cell, (time, timedelta)):
+        return cell.date()
+    if isinstance(cell, date):
+        return cell
+    if is_number_cell(cell):
+        return serial_date(cell, ctx.epoch)
+    if isinstance(cell, (time, timedelta)):
         raise Invalid("berisi jam atau durasi, bukan tanggal")
-    else:
-        day = text_date(clean_text(cell, "NFKC"), ctx.epoch)
-        if day is NOT_GIVEN:
-            return NOT_GIVEN
+    return text_date(clean_text(cell, "NFKC"), ctx.epoch)
+
+
+def birth_date(cell, ctx):
+    """A birth date as ISO text; a future date or an age over 120 years is accepted with a warning."""
+    ctx = ctx or Context()
+    day = read_date(cell, ctx)
+    if day is NOT_GIVEN:
+        return NOT_GIVEN
     if day > ctx.today:
         return Warned(day.isoformat(), FUTURE_WARNING)
     if years_between(day, ctx.today) > MAX_AGE:
@@ -365,3 +373,182 @@ hubungan = coded(HUBUNGAN_WORDS, HUBUNGAN_CODES, "hubungan keluarga",
 keberadaan = coded(KEBERADAAN_WORDS, KEBERADAAN_CODES, "keberadaan",
                    ", ".join(label for _, label in KEBERADAAN) + " (atau kode 1–4)")
 jenis_kelamin = coded(JK_WORDS, JK_CODES, "jenis kelamin", "L atau P (Laki-laki/Perempuan, kode 1/2)")
+
+
+def optional(parse):
+    """A normaliser that reads a blank cell as not given instead of rejecting it."""
+    def parse_optional(cell, ctx=None):
+        return NOT_GIVEN if is_blank(cell) else parse(cell, ctx)
+
+    parse_optional.__doc__ = f"{(parse.__doc__ or '').rstrip('.')}; blank means not given."
+    return parse_optional
+
+
+def event_date(cell, ctx):
+    """The date something happened (a payout) as ISO text; a future date is refused."""
+    ctx = ctx or Context()
+    day = read_date(cell, ctx)
+    if day is NOT_GIVEN:
+        return NOT_GIVEN
+    if day > ctx.today:
+        raise Invalid(f"tanggal di masa depan ({day.strftime('%d-%m-%Y')})")
+    return day.isoformat()
+
+
+def word(cell, ctx=None):
+    """A coded word kept as typed (spaces collapsed), to be mapped later: status or reason text."""
+    value = clean_text(display(cell) if is_number_cell(cell) else cell)
+    if not value or value == "-":
+        return NOT_GIVEN
+    if len(value) > MAX_TEXT:
+        raise Invalid(f"terlalu panjang ({len(value)} huruf, paling banyak {MAX_TEXT})")
+    return value
+
+
+MAX_AMOUNT = 100_000_000
+RUPIAH = re.compile(r"(?:RP\.?)?\s*([0-9]{1,3}(?:([.,])[0-9]{3})(?:\2[0-9]{3})*|[0-9]+)(?:[.,]0{1,2})?(?:\s*,-)?")
+
+
+def amount(cell, ctx=None):
+    """An amount in rupiah from 600000, '600.000', '600,000', 'Rp 600.000,00'; blank means not given."""
+    if isinstance(cell, bool):
+        raise Invalid("berisi nilai benar/salah, bukan nominal")
+    if is_number_cell(cell):
+        if not math.isfinite(cell) or not float(cell).is_integer():
+            raise Invalid(f"nominal harus rupiah bulat (terbaca {display(cell)})")
+        value = int(cell)
+    else:
+        text = clean_text(cell, "NFKC").upper()
+        if not text or text == "-":
+            return NOT_GIVEN
+        match = RUPIAH.fullmatch(text)
+        if not match:
+            raise Invalid(f"nominal tidak dikenali ({clean_text(cell)}): tulis angka rupiah, mis. 600000")
+        value = int(re.sub(r"[.,]", "", match.group(1)))
+    if not 0 <= value <= MAX_AMOUNT:
+        raise Invalid(f"nominal harus antara 0 dan {MAX_AMOUNT:,} (terbaca {value:,})".replace(",", "."))
+    return value
+
+
+# Channel words: Himbara bank names mean bank, Pos means Kantor Pos, desa/cash means tunai.
+BANKS = ("BANK", "KKS", "HIMBARA", "BRI", "BNI", "MANDIRI", "BSI", "BTN", "BPD", "BJB", "REKENING")
+POST = ("POS", "KANTORPOS", "PTPOS", "GIROPOS")
+CASH = ("TUNAI", "DESA", "KANTORDESA", "CASH", "BALAIDESA")
+CHANNEL_UNKNOWN = "jalur tidak dikenali ({}): dipakai jalur bawaan periode"
+
+
+@lru_cache(maxsize=1024)
+def channel_key(text):
+    """The channel key ('bank', 'pos', 'tunai', 'lainnya') a word names, or None."""
+    key = word_key(text)
+    labels = {word_key(label): k for k, label in CHANNELS} | {word_key(k): k for k, _ in CHANNELS}
+    if key in labels:
+        return labels[key]
+    if key.startswith(BANKS):
+        return "bank"
+    if key.startswith(POST):
+        return "pos"
+    if key.startswith(CASH) or "DESA" in key:
+        return "tunai"
+    if key.startswith("LAIN"):
+        return "lainnya"
+    return None
+
+
+def channel(cell, ctx=None):
+    """The channel from its word (BRI, Kantor Pos, Tunai…); an unknown word warns and means the default."""
+    text = word(cell, ctx)
+    if text is NOT_GIVEN:
+        return NOT_GIVEN
+    key = channel_key(text)
+    return key if key else Warned(None, CHANNEL_UNKNOWN.format(text))
+
+
+# design.md §4: the words found in incoming files, plus the app's own labels and keys.
+STATUS_WORDS = {word_key(w): key for w, key in choices_of(STATUSES, {
+    "SUDAH DIBAYAR": "cair", "SUDAH SALUR": "cair", "SALUR": "cair", "DIBAYAR": "cair", "CAIR": "cair",
+    "BELUM": "belum", "BELUM SALUR": "belum", "BELUM DIBAYAR": "belum", "PROSES": "belum", "MENUNGGU": "belum",
+    "GAGAL": "tidak_cair", "GAGAL SALUR": "tidak_cair", "RETUR": "tidak_cair", "DIKEMBALIKAN": "tidak_cair",
+    "DITOLAK": "tidak_cair", "TIDAK CAIR": "tidak_cair", "GAGAL CAIR": "tidak_cair",
+}).items()}
+STATUS_CHOICES = "belum, cair atau tidak_cair"
+
+
+def status_key(text, status_map=None):
+    """The status key a word names (the operator's mapping first), or None when unknown."""
+    key = word_key(text)
+    if status_map and key in status_map:
+        return status_map[key]
+    return STATUS_WORDS.get(key)
+
+
+def check_status_map(status_map):
+    """{word key: status key} from an operator's {"WORD": "status"}; raise Invalid on an unknown status."""
+    checked = {}
+    for text, target in (status_map or {}).items():
+        status = STATUS_WORDS.get(word_key(target or ""))
+        if not word_key(text) or status is None:
+            raise Invalid(f'pemetaan status "{text}={target}" tidak dikenal: pilih {STATUS_CHOICES}')
+        checked[word_key(text)] = status
+    return checked
+
+
+# Reason phrases, most specific first (the first that occurs in the text wins).
+REASON_PHRASES = [
+    (("MENINGGAL", "WAFAT", "MATI"), "meninggal"),
+    (("KKS BELUM", "KARTU BELUM", "BELUM TERIMA KKS", "BELUM MENERIMA KKS"), "kks_belum"),
+    (("SP2D", "BATCH", "BELUM TURUN", "DANA BELUM MASUK"), "sp2d_belum"),
+    (("PINDAH",), "pindah"),
+    (("TIDAK DITEMUKAN", "TIDAK DIKETAHUI", "TIDAK ADA DI TEMPAT"), "tidak_ditemukan"),
+    (("GANDA", "DOBEL", "DOUBLE", "DUPLIKAT"), "ganda"),
+    (("NAMA BEDA", "NAMA BERBEDA", "NAMA TIDAK SESUAI", "TANGGAL LAHIR BEDA", "TANGGAL LAHIR BERBEDA",
+      "TTL BEDA", "TTL BERBEDA"), "nama_ttl_beda"),
+    (("TIDAK PADAN", "PADAN", "DUKCAPIL", "NIK TIDAK VALID", "NIK TIDAK TERDAFTAR", "NIK INVALID"), "tidak_padan"),
+    (("REKENING", "KKS", "BUREKOL", "BLOKIR", "TERBLOKIR", "DO NOT HONOR", "DO NOT HONOUR"), "rekening"),
+    (("TIDAK LAYAK", "DICORET", "SUDAH MAMPU", "TIDAK MEMENUHI SYARAT", "GRADUASI"), "tidak_layak"),
+]
+ABBREVIATIONS = {"TDK": "TIDAK", "BLM": "BELUM", "SDH": "SUDAH", "REK": "REKENING", "MD": "MENINGGAL DUNIA"}
+REASON_WORDS = {word_key(w): key for w, key in choices_of(REASONS, {}).items()}
+
+
+@lru_cache(maxsize=4096)
+def reason_key(text):
+    """The reason key a text names ("REKENING TIDAK AKTIF" → rekening), or None when not recognisable."""
+    exact = REASON_WORDS.get(word_key(text))
+    if exact:
+        return exact
+    words = [ABBREVIATIONS.get(w, w) for w in re.sub(r"[\W_]+", " ", clean_text(text, "NFKC").upper()).split()]
+    padded = f" {' '.join(words)} "
+    for phrases, key in REASON_PHRASES:
+        if any(f" {phrase} " in padded for phrase in phrases):
+            return key
+    return None
+
+
+def row_id(cell, ctx=None):
+    """A row id written by our own export: a positive whole number."""
+    if is_number_cell(cell) and math.isfinite(cell) and float(cell).is_integer() and cell > 0:
+        return int(cell)
+    text = clean_text(cell, "NFKC")
+    if not text:
+        raise Invalid("kosong")
+    match = ROW_ID.fullmatch(text)
+    if not match or int(match.group(1)) == 0:
+        raise Invalid(f"bukan nomor baris ({text})")
+    return int(match.group(1))
+
+
+def reason_and_note(status, reason_text, note_text):
+    """(reason key, note) from a row's status, reason cell and note cell (None: not given).
+
+    A tidak_cair row takes its reason from the reason cell, else the note cell; text that names no reason
+    becomes `lainnya` with the text kept as the note. Other statuses carry no reason: the text is the note."""
+    if status != "tidak_cair":
+        return None, note_text or reason_text
+    text = reason_text or note_text
+    if not text:
+        return None, None
+    key = reason_key(text)
+    if key:
+        return key, note_text if reason_text else None
+    return "lainnya", "; ".join(dict.fromkeys(t for t in (reason_text, note_text) if t))

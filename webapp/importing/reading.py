@@ -67,6 +67,7 @@ class Table:
     rows: object
     total: int = 0
     notices: list = field(default_factory=list)
+    preamble: list = field(default_factory=list)
 
 
 def file_sha256(path):
@@ -78,36 +79,45 @@ def file_sha256(path):
     return digest.hexdigest()
 
 
-def open_table(path, fieldset, mapping=None, filename=None, limits=Limits()):
-    """Open a file and return the Table of its first sheet with a recognisable header; raise Refused."""
-    path = Path(path)
-    filename = filename or path.name
-    size = path.stat().st_size
+def check_size(path, limits):
+    """Refuse an empty file or one larger than the limit."""
+    size = Path(path).stat().st_size
     if size == 0:
         raise Refused("Berkas kosong.")
     if size > limits.max_bytes:
         raise Refused(f"Berkas terlalu besar ({size // (1024 * 1024)} MB; paling besar "
                       f"{limits.max_bytes // (1024 * 1024)} MB).")
+
+
+def open_table(path, fieldset, mapping=None, filename=None, limits=Limits(), sheet=None):
+    """Open a file and return the Table of its first sheet (or the named one) with a recognisable header."""
+    path = Path(path)
+    filename = filename or path.name
+    check_size(path, limits)
     mapping = fieldset.check_mapping(mapping)
     notices = []
     if sniff(path, filename) == "xlsx":
         epoch = workbook_epoch(path, limits)
-        sheets = xlsx_sheets(path)
+        sheets = xlsx_sheets(path, sheet)
     else:
         epoch = normalise.EPOCH_1900
         sheets = csv_sheets(path, fieldset, mapping, notices)
-    for sheet in sheets:
-        head = list(islice(sheet.rows, HEADER_SEARCH_ROWS))
+    for found in sheets:
+        head = list(islice(found.rows, HEADER_SEARCH_ROWS))
         index = find_header(head, fieldset, mapping)
         if index is None:
             continue
         number, cells = head[index]
-        headers = header_texts(cells, sheet.first_column)
+        headers = header_texts(cells, found.first_column)
         columns, more = fieldset.resolve(headers, mapping)
         keys = [i for i, name in columns.items() if name in fieldset.keys]
-        rows = data_rows(chain(head[index + 1:], sheet.rows), keys, limits.max_rows)
-        return Table(filename, sheet.name, number, headers, columns, epoch, rows,
-                     max(0, sheet.total - number), notices + more)
+        rows = data_rows(chain(head[index + 1:], found.rows), keys, limits.max_rows)
+        preamble = [" ".join(normalise.display(c) for c in line if not normalise.is_blank(c))
+                    for _, line in head[:index]]
+        return Table(filename, found.name, number, headers, columns, epoch, rows,
+                     max(0, found.total - number), notices + more, [line for line in preamble if line])
+    if sheet is not None:
+        raise Refused(f'Baris judul kolom tidak ditemukan dalam 15 baris pertama lembar "{sheet}".')
     raise Refused("Baris judul kolom tidak ditemukan dalam 15 baris pertama. Pastikan ada judul kolom "
                   "seperti NO KK, NIK, NAMA, DESIL, atau unduh dan pakai templat impor.")
 
@@ -163,8 +173,8 @@ def workbook_epoch(path, limits):
     return normalise.EPOCH_1904 if date1904 else normalise.EPOCH_1900
 
 
-def xlsx_sheets(path):
-    """The visible worksheets of a workbook, in order, read by python-calamine."""
+def visible_worksheets(path):
+    """The calamine workbook and the metadata of its visible worksheets, in order."""
     from python_calamine import CalamineWorkbook
     from python_calamine import SheetTypeEnum
     from python_calamine import SheetVisibleEnum
@@ -174,8 +184,33 @@ def xlsx_sheets(path):
         metadata = workbook.sheets_metadata
     except Exception:
         raise Refused(f"Berkas rusak dan tidak dapat dibaca. {SAVE_AS_XLSX}") from None
+    return workbook, [meta for meta in metadata
+                      if meta.typ == SheetTypeEnum.WorkSheet and meta.visible == SheetVisibleEnum.Visible]
+
+
+def sheet_names(path, filename=None, limits=Limits()):
+    """The names of a workbook's visible worksheets ([] for a CSV), after the same checks as open_table."""
+    path = Path(path)
+    check_size(path, limits)
+    if sniff(path, filename or path.name) != "xlsx":
+        return []
+    workbook_epoch(path, limits)
+    return [meta.name for meta in visible_worksheets(path)[1]]
+
+
+def sheet_rows(path, name, limits=Limits(), max_rows=HEADER_SEARCH_ROWS * 4):
+    """(date epoch, first rows as (number, cells)) of the named worksheet of a checked workbook."""
+    epoch = workbook_epoch(path, limits)
+    for sheet in xlsx_sheets(path, name):
+        return epoch, list(islice(sheet.rows, max_rows))
+    raise Refused(f'Lembar "{name}" tidak ditemukan.')
+
+
+def xlsx_sheets(path, only=None):
+    """The visible worksheets of a workbook (or only the one named), in order, read by python-calamine."""
+    workbook, metadata = visible_worksheets(path)
     for meta in metadata:
-        if meta.typ != SheetTypeEnum.WorkSheet or meta.visible != SheetVisibleEnum.Visible:
+        if only is not None and meta.name.casefold() != only.casefold():
             continue
         try:
             sheet = workbook.get_sheet_by_name(meta.name)

@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from . import normalise
+from .reading import file_sha256
 
 LISTED_ROWS = 20
 PROGRESS_EVERY = 5000
@@ -63,13 +64,37 @@ class Report:
         return items
 
 
-def normalise_rows(table, fieldset, report, ctx, progress=None):
-    """Valid rows of a table as {"row": n, field: value}; invalid rows go to the report."""
+def new_staged(kind, path, filename=None, mapping=None, **extra):
+    """A staged dict for a file: its identity, empty results, and the import kind's own keys."""
+    path = Path(path)
+    return {"kind": kind, "filename": filename or path.name, "sha256": file_sha256(path),
+            "size": path.stat().st_size, "mapping": dict(mapping or {}), "sheet": None, "header_row": None,
+            "headers": [], "columns": {}, "fields": [], "notices": [], "refused": None, "rows": 0, "rejected": [],
+            "warnings": [], **extra}
+
+
+def describe_table(staged, table, fieldset):
+    """Record in a staged dict where the table is and what its columns hold; return (fields, {field: header})."""
+    present = set(table.columns.values())
+    header = {name: table.headers[index] for index, name in table.columns.items()}
+    staged.update(sheet=table.sheet, header_row=table.header_row, headers=table.headers,
+                  columns={header[name]: name for name in header}, notices=staged["notices"] + table.notices,
+                  fields=[name for name in fieldset.fields if name in present])
+    return present, header
+
+
+def normalise_rows(table, fieldset, report, ctx, progress=None, keep_cells=False):
+    """Valid rows of a table as {"row": n, field: value}; invalid rows go to the report.
+
+    With keep_cells, each valid row also keeps its cells as typed ("cells", in header order), so a row
+    that matching rejects later can still be reported, downloaded and fixed."""
     parsers = [(index, name, fieldset.fields[name].parse, table.headers[index])
                for index, name in table.columns.items()]
     valid = []
     for count, (number, cells) in enumerate(table.rows, start=1):
         values = {"row": number}
+        if keep_cells:
+            values["cells"] = [normalise.display(cells[i]) if i < len(cells) else "" for i in range(len(table.headers))]
         width, bad = len(cells), False
         for index, name, parse, header in parsers:
             try:
