@@ -56,7 +56,8 @@ def create_app(test_config=None):
     from . import households
     from . import imports
     from . import programs
-    for area in (auth, home, households, programs, disbursements, imports, admin):
+    from . import reports
+    for area in (auth, home, households, programs, disbursements, imports, reports, admin):
         app.register_blueprint(area.bp)
 
     app.after_request(security_headers)

@@ -27,6 +27,11 @@ def start_session(user):
     session["epoch"] = user.session_epoch
 
 
+def landing(user):
+    """Where a user starts: the recap for the kecamatan, the home page for desa staff."""
+    return url_for("reports.recap_page") if user.role == "kecamatan" else url_for("home.index")
+
+
 def safe_next(target):
     """Accept only a path on this site as the place to return to after log-in."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
@@ -50,7 +55,7 @@ def login():
             user = accounts.authenticate(username, request.form.get("password", ""), request.remote_addr or "")
             if user:
                 start_session(user)
-                return redirect(safe_next(request.args.get("next")) or url_for("home.index"), 303)
+                return redirect(safe_next(request.args.get("next")) or landing(user), 303)
             error = "Nama pengguna atau kata sandi salah."
     return render_template("auth/login.html", error=error, username=username), 401 if error else 200
 

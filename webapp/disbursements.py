@@ -28,7 +28,8 @@ from .models import Program
 bp = Blueprint("disbursements", __name__)
 TEMPLATE = "disbursements/period.html"
 # Lists a row can be edited in: view name -> (template, row block, number of columns).
-ROW_VIEWS = {"periode": (TEMPLATE, "row", 9), "keluarga": ("households/detail.html", "aid_row", 7)}
+ROW_VIEWS = {"periode": (TEMPLATE, "row", 9), "keluarga": ("households/detail.html", "aid_row", 7),
+             "rekap": (TEMPLATE, "row", 9)}
 
 
 def row_view():
@@ -69,7 +70,7 @@ def period_list(period_id):
         "kepala": ledger.kepala_names({d.household_id for d in page_rows}),
         "facets": ledger.facets(period, f), "totals": ledger.totals(period),
         "can_edit": g.user.role == OPERATOR and not period.closed,
-        "matching": rows.query.count(), "statuses": STATUSES, "reasons": REASONS,
+        "matching": rows.query.count(), "statuses": STATUSES, "reasons": REASONS, "v": "periode",
         "desil_names": {**{d: f"Desil {d}" for d in range(1, 11)}, "none": "Belum ada desil"},
     }
     return render_template(TEMPLATE, **context)
@@ -125,7 +126,7 @@ def status_response(d, code, conflict=False):
         if row_view() == "keluarga":
             return redirect(url_for("households.detail", household_id=d.household_id) + f"#d-{d.id}", 303)
         return redirect(url_for("disbursements.period_list", period_id=d.period_id) + f"#d-{d.id}", 303)
-    if row_view() == "keluarga":
+    if row_view() != "periode":
         return make_response(render_row(d, conflict=conflict), code)
     context = row_context(d, conflict=conflict, totals=ledger.totals(d.period), oob=True)
     return make_response(render_blocks(TEMPLATE, ["row", "counts"], **context), code)

@@ -114,3 +114,116 @@ def xlsx_response(data, filename):
     """Send .xlsx bytes as a download with a server-chosen file name."""
     return send_file(io.BytesIO(data), mimetype=XLSX_MIME, as_attachment=True, download_name=filename,
                      max_age=0)
+
+
+def recap_workbook(data):
+    """The recap as .xlsx: one sheet per table, numbers as numbers, a header block naming the scope."""
+    book, buffer = workbook()
+    head = header_lines(f"Rekap bantuan sosial Desa {data.desa.nama}", f"Cakupan: {data.scope.text()}")
+    head.append(f"Data DTSEN: {data.dtsen_version or 'belum ada'}")
+    n = data.scope.desil_max
+
+    sheet = Sheet(book, "Ringkasan")
+    sheet.title(*head)
+    sheet.columns(["Angka", "KK", "Jiwa"], [48, 12, 12])
+    for label, count in (("Dalam data", data.totals.data), ("Desil 1–4", data.totals.desil_1_4),
+                         (f"Desil 1–{n}", data.totals.desil_1_max), ("Belum ada desil", data.totals.tanpa_desil),
+                         ("Menerima bantuan", data.totals.menerima), (f"Desil 1–{n} belum menerima bantuan", data.no_aid)):
+        sheet.cells([label, count.kk, count.jiwa])
+    sheet.cells([])
+    sheet.columns(["Status penyaluran", "Penyaluran", "Rupiah"], [48, 12, 16])
+    for label, figures in (("Sudah cair", data.cair), ("Belum cair", data.belum), ("Tidak cair", data.tidak_cair)):
+        sheet.cells([label, figures.total.n, figures.total.rupiah])
+
+    sheet = Sheet(book, "Program dan periode")
+    sheet.title(*head)
+    sheet.columns(["Program", "Periode", "KK", "Jiwa", "Bank", "Pos", "Tunai", "Lainnya", "Cair", "Belum", "Tidak cair",
+                   "Rp tersalur", "Rp belum tersalur"], [12, 22, 9, 9, 9, 9, 9, 9, 9, 9, 10, 15, 17])
+    for program in data.programs:
+        for label, item in [("(semua periode)", program)] + [(pf.period.label, pf) for pf in program.periods]:
+            rows = item.rows
+            sheet.cells([program.program.code, label, item.penerima.kk, item.penerima.jiwa,
+                         *[rows.channel[c].n for c in ("bank", "pos", "tunai", "lainnya")],
+                         *[rows.status[s].n for s in ("cair", "belum", "tidak_cair")],
+                         rows.status["cair"].rupiah, rows.tidak_tersalur.rupiah])
+
+    sheet = Sheet(book, "Desil")
+    sheet.title(*head)
+    sheet.columns(["Desil", "Menerima (KK)", "Menerima (jiwa)", "Belum menerima (KK)", "Belum menerima (jiwa)"],
+                  [18, 14, 15, 19, 20])
+    for row in data.desil:
+        sheet.cells([row.label, row.menerima.kk, row.menerima.jiwa, row.tidak_menerima.kk, row.tidak_menerima.jiwa])
+    sheet.cells([])
+    sheet.columns(["Program", "Batas desil", "Inklusi (KK)", "Inklusi (jiwa)", "Eksklusi (KK)", "Eksklusi (jiwa)"],
+                  [12, 12, 13, 14, 14, 15])
+    for program in data.programs:
+        if program.inklusi is not None:
+            sheet.cells([program.program.code, program.program.desil_max, program.inklusi.kk, program.inklusi.jiwa,
+                         program.eksklusi.kk, program.eksklusi.jiwa])
+
+    sheet = Sheet(book, "Tidak cair")
+    sheet.title(*head)
+    sheet.columns(["Alasan", "Penyaluran", "Rupiah"], [34, 12, 16])
+    for key, money in data.tidak_cair.by_reason.items():
+        sheet.cells([LABELS["reason"][key], money.n, money.rupiah])
+    sheet.cells([])
+    sheet.columns(["Jalur", "Tidak cair", "Belum cair"], [34, 12, 12])
+    for key, label in LABELS["channel"].items():
+        sheet.cells([label, data.tidak_cair.by_channel[key].n, data.belum.by_channel[key].n])
+
+    sheet = Sheet(book, "Wilayah")
+    sheet.title(*head)
+    sheet.columns(["Dusun", "RW", "RT", "KK", "Jiwa", "KK desil 1–4", f"KK desil 1–{n}", "KK menerima",
+                   f"KK desil 1–{n} belum menerima", "Tidak cair", "Belum cair"], [16, 6, 6, 9, 9, 12, 12, 12, 20, 10, 10])
+
+    def area_rows(area):
+        yield area
+        for child in area.children:
+            yield from area_rows(child)
+
+    for dusun in data.wilayah:
+        for area in area_rows(dusun):
+            sheet.cells([area.dusun, area.rw or "", area.rt or "", area.total.kk, area.total.jiwa, area.desil_1_4.kk,
+                         area.desil_1_max.kk, area.menerima.kk, area.no_aid.kk, area.tidak_cair.n, area.belum.n],
+                        text_columns=(1, 2))
+
+    sheet = Sheet(book, "Definisi")
+    sheet.title(*head)
+    sheet.columns(["Definisi"], [120])
+    for line in data.definitions:
+        sheet.cells([line])
+    book.close()
+    return buffer.getvalue()
+
+
+def drill_workbook(title, applied, drill, query):
+    """The list behind a recap number as .xlsx (NIK and No KK as text)."""
+    from .recap import kepala_names
+    book, buffer = workbook()
+    sheet = Sheet(book, "Daftar")
+    sheet.title(*header_lines(title, f"Cakupan: {applied.text()}"))
+    rows = list(query)
+    if drill.daftar == "penyaluran":
+        kepala = kepala_names({d.household_id for d in rows})
+        sheet.money_columns = (12,)
+        sheet.columns(["No KK", "NIK", "Nama", "Dusun", "RW", "RT", "Desil", "Program", "Periode", "Jalur", "Status",
+                       "Alasan", "Nominal"], [19, 19, 26, 14, 6, 6, 7, 12, 16, 13, 12, 26, 12])
+        for d in rows:
+            h = d.household
+            sheet.cells([h.no_kk, d.person.nik if d.person_id else "", d.person.nama if d.person_id else kepala.get(h.id, ""),
+                         h.dusun, h.rw, h.rt, h.desil or "", d.period.program.code, d.period.label,
+                         LABELS["channel"][d.channel], LABELS["status"][d.status],
+                         LABELS["reason"].get(d.reason, "") if d.reason else "", d.amount], text_columns=(0, 1, 4, 5))
+    elif drill.daftar == "kk":
+        kepala = kepala_names({h.id for h in rows})
+        sheet.columns(["No KK", "Kepala keluarga", "Dusun", "RW", "RT", "Desil"], [19, 28, 14, 6, 6, 7])
+        for h in rows:
+            sheet.cells([h.no_kk, kepala.get(h.id, ""), h.dusun, h.rw, h.rt, h.desil or ""], text_columns=(0, 3, 4))
+    else:
+        sheet.columns(["NIK", "Nama", "No KK", "Hubungan", "Dusun", "RW", "RT", "Desil"], [19, 28, 19, 16, 14, 6, 6, 7])
+        for p in rows:
+            h = p.household
+            sheet.cells([p.nik, p.nama, h.no_kk, LABELS["hubungan"][p.hubungan], h.dusun, h.rw, h.rt, h.desil or ""],
+                        text_columns=(0, 2, 5, 6))
+    book.close()
+    return buffer.getvalue()

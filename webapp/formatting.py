@@ -1,4 +1,5 @@
 """Indonesian formatting of numbers, Rupiah, dates and times (through Babel), as Jinja filters."""
+import functools
 from datetime import datetime
 from datetime import timezone
 from zoneinfo import ZoneInfo
@@ -11,6 +12,8 @@ from babel.numbers import format_decimal
 LOCALE = "id_ID"
 
 
+# A recap page formats hundreds of numbers, mostly small and repeated: remember Babel's answers.
+@functools.lru_cache(maxsize=16384)
 def angka(value):
     """1234567 → '1.234.567'; None → '–'."""
     if value is None:
@@ -18,6 +21,7 @@ def angka(value):
     return format_decimal(value, locale=LOCALE)
 
 
+@functools.lru_cache(maxsize=16384)
 def rupiah(value):
     """900000 → 'Rp900.000'; None → '–'."""
     if value is None:
@@ -30,7 +34,9 @@ def tanggal(value):
     if value is None:
         return "–"
     if isinstance(value, datetime):
-        value = value.date()
+        # Stored times are UTC; the date on paper is the office's (WIB) date.
+        aware = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+        value = aware.astimezone(ZoneInfo("Asia/Jakarta")).date()
     return format_date(value, format="long", locale=LOCALE)
 
 
@@ -51,6 +57,8 @@ def kode_wilayah(kode):
 def init_app(app):
     """Register the filters on the app's Jinja environment."""
     from .models import LABELS
+    from .models import utcnow
     for func in (angka, rupiah, tanggal, waktu, kode_wilayah):
         app.add_template_filter(func)
     app.add_template_global(LABELS, "labels")
+    app.add_template_global(utcnow, "now")
