@@ -171,3 +171,66 @@ def test_template_and_pages_are_for_operators_only(app, client):
     for role in ("staf", "kecamatan"):
         assert logged_in(app, role).get("/impor/").status_code == 403
     assert client.get("/impor/tugas/bukan-tugas").status_code == 404
+
+
+def upload_kind(client, kind, data, name, **fields):
+    return client.post(f"/impor/{kind}", data={"file": (io.BytesIO(data), name), **fields},
+                       headers={"X-CSRFToken": token(client)}, content_type="multipart/form-data")
+
+
+def confirm(app, client, job_id, **fields):
+    response = client.post(f"/impor/tugas/{job_id}/terapkan", data=fields, headers={"X-CSRFToken": token(client)})
+    assert response.status_code == 303
+    return wait(app, response.headers["Location"], phases=("done", "failed"))[1]
+
+
+def test_recipient_list_by_upload_creates_the_period_and_can_accept_outsiders(demo_app, demo_client, demo_db):
+    from webapp.models import Disbursement, Period
+    heads = list(Household.select().order_by(Household.id).limit(3))
+    book = openpyxl.Workbook()
+    book.active.append(["NO KK", "NAMA PENERIMA", "STATUS", "ALASAN"])
+    for h in heads:
+        book.active.append([h.no_kk, "Nama Di Daftar Pos", "SUDAH SALUR", ""])
+    book.active.append(["3205229999990001", "Warga Baru", "RETUR", "TIDAK DITEMUKAN"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    response = upload_kind(demo_client, "penerima", buffer.getvalue(), "pos-tahap9.xlsx", program="BLT-KESRA",
+                           period="Tahap 9 2026", channel="pos")
+    job_id, status = wait(demo_app, response.headers["Location"])
+    assert status["phase"] == "preview", status
+    text = BeautifulSoup(demo_client.get(f"/impor/tugas/{job_id}").data, "html.parser").get_text(" ", strip=True)
+    assert "periode baru" in text and "Tidak ditemukan di data desa (1)" in text
+    assert "Terima 1 baris" in text
+    result = confirm(demo_app, demo_client, job_id, accept_unmatched="1")
+    assert result["phase"] == "done", result
+    period = Period.get(Period.label == "Tahap 9 2026")
+    rows = list(Disbursement.select().where(Disbursement.period == period))
+    assert len(rows) == 4 and {d.channel for d in rows} == {"pos"}
+    outsider = [d for d in rows if not d.household.in_dtsen]
+    assert len(outsider) == 1 and outsider[0].status == "tidak_cair" and outsider[0].reason == "tidak_ditemukan"
+    assert sum(d.status == "cair" for d in rows) == 3
+
+
+def test_status_file_round_trip_by_upload(demo_app, demo_client, demo_db):
+    from webapp.models import Disbursement, Period
+    period = Period.select().where(~Period.closed).order_by(Period.id).first()
+    exported = demo_client.get(f"/periode/{period.id}/ekspor.xlsx?status=belum")
+    book = openpyxl.load_workbook(io.BytesIO(exported.data))
+    sheet = book.active
+    header_row = next(r for r in range(1, 10) if sheet.cell(row=r, column=1).value == "ID baris")
+    headers = [c.value for c in sheet[header_row]]
+    first = header_row + 1
+    row_id = sheet.cell(row=first, column=1).value
+    sheet.cell(row=first, column=headers.index("Status") + 1).value = "Tidak cair"
+    sheet.cell(row=first, column=headers.index("Alasan") + 1).value = "Rekening/KKS bermasalah"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    assert f"/impor/?periode={period.id}" in demo_client.get(f"/periode/{period.id}").data.decode()
+    response = upload_kind(demo_client, "status", buffer.getvalue(), "isian.xlsx", period=str(period.id))
+    job_id, status = wait(demo_app, response.headers["Location"])
+    text = BeautifulSoup(demo_client.get(f"/impor/tugas/{job_id}").data, "html.parser").get_text(" ", strip=True)
+    assert "Perubahan status (1)" in text
+    assert confirm(demo_app, demo_client, job_id)["phase"] == "done"
+    changed = Disbursement.get_by_id(row_id)
+    assert (changed.status, changed.reason) == ("tidak_cair", "rekening")
+    assert changed.version == 2

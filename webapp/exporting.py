@@ -80,8 +80,8 @@ def header_lines(title, scope):
 
 
 PERIOD_COLUMNS = ["ID baris", "No KK", "NIK", "Nama penerima", "Kepala keluarga", "Dusun", "RW", "RT", "Desil",
-                  "Jalur", "Status", "Tanggal status", "Alasan", "Keterangan", "Nominal"]
-PERIOD_WIDTHS = [9, 19, 19, 26, 26, 14, 6, 6, 7, 13, 12, 13, 26, 30, 12]
+                  "Jalur", "Status", "Tanggal status", "Alasan", "Keterangan", "Nominal", "Versi baris"]
+PERIOD_WIDTHS = [9, 19, 19, 26, 26, 14, 6, 6, 7, 13, 12, 13, 26, 30, 12, 8]
 
 
 def period_workbook(period, f, rows, config):
@@ -104,7 +104,7 @@ def period_workbook(period, f, rows, config):
             d.id, household.no_kk, person.nik if person else "", person.nama if person else kepala.get(household.id, ""),
             kepala.get(household.id, ""), household.dusun, household.rw, household.rt,
             household.desil if household.desil else "", LABELS["channel"][d.channel], LABELS["status"][d.status],
-            d.status_date, LABELS["reason"].get(d.reason, "") if d.reason else "", d.note, d.amount,
+            d.status_date, LABELS["reason"].get(d.reason, "") if d.reason else "", d.note, d.amount, d.version,
         ], text_columns=(1, 2, 6, 7))
     book.close()
     return buffer.getvalue()

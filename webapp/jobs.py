@@ -8,6 +8,7 @@ the transaction rolls back; the job's heartbeat then stops and the page says so.
 Job folders hold personal data: uploads and staged data are removed once applied, and whole folders
 after a week.
 """
+import errno
 import json
 import os
 import secrets
@@ -101,15 +102,43 @@ class Job:
                 try:
                     work(self)
                 except Exception as exc:  # any failure ends the job with a message, never silently
-                    from .importing import Refused
-                    message = str(exc) if isinstance(exc, Refused) else (
-                        f"Terjadi kesalahan ({type(exc).__name__}); tidak ada data yang diubah.")
-                    app.logger.error("import job failed in phase %s: %s", phase, type(exc).__name__)
-                    self.write(phase="failed", error=message)
+                    app.logger.error("import job failed in phase %s: %s%s", phase, type(exc).__name__,
+                                     " (disk full)" if disk_full(exc) else "")
+                    self.write(phase="failed", error=failure_message(exc))
 
         thread = threading.Thread(target=target, name=f"job-{self.id}", daemon=True)
         thread.start()
         return thread
+
+
+DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+DISK_FULL_MESSAGE = ("Ruang penyimpanan penuh, sehingga impor dihentikan; tidak ada data yang diubah. "
+                     "Kosongkan ruang disk (mis. pindahkan cadangan lama ke flashdisk), lalu ulangi impor.")
+
+
+def disk_full(exc):
+    """True when an exception, or one it wraps, says the disk (or the database's size limit) is full."""
+    seen = set()
+    while isinstance(exc, BaseException) and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+            return True
+        if getattr(exc, "sqlite_errorname", None) == "SQLITE_FULL" or "disk is full" in str(exc):
+            return True
+        # Peewee wraps the driver's exception as its first argument.
+        wrapped = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
+        exc = exc.__cause__ or wrapped or exc.__context__
+    return False
+
+
+def failure_message(exc):
+    """What the operator reads when a job fails (Bahasa Indonesia)."""
+    from .importing import Refused
+    if isinstance(exc, Refused):
+        return str(exc)
+    if disk_full(exc):
+        return DISK_FULL_MESSAGE
+    return f"Terjadi kesalahan ({type(exc).__name__}); tidak ada data yang diubah."
 
 
 def cleanup(root):

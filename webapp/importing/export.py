@@ -41,7 +41,28 @@ DTSEN_NOTES = [
     "Baris yang sama No KK-nya menjadi satu keluarga; desil, dusun dan RT keluarga diambil dari kepala keluarga.",
     "Judul kolom boleh diubah urutannya; kolom lain yang tidak dikenal diabaikan.",
 ]
-TEMPLATES = {"dtsen": ("Data DTSEN", DTSEN_TEMPLATE, DTSEN_NOTES)}
+PENERIMA_TEMPLATE = [
+    ("NO KK", True, None),
+    ("NIK", True, None),
+    ("NAMA", False, None),
+    ("STATUS", False, ["Belum cair", "Sudah cair", "Tidak cair"]),
+    ("TANGGAL", False, None),
+    ("NOMINAL", False, None),
+    ("JALUR", False, ["Bank", "Pos", "Tunai"]),
+    ("ALASAN", False, None),
+    ("KETERANGAN", False, None),
+]
+PENERIMA_NOTES = [
+    "Templat impor daftar penerima satu program dan satu periode: pilih program dan periode saat mengunggah.",
+    "Cukup NO KK (program keluarga) atau NIK (program jiwa, atau bila No KK tidak ada) dan NAMA; kolom lain boleh "
+    "dikosongkan atau dihapus. NO KK dan NIK: 16 angka sebagai Teks.",
+    "STATUS: Belum cair, Sudah cair, Tidak cair (kata seperti “sudah salur”, “dibayar”, “retur”, “gagal” juga "
+    "dikenali). Tanpa kolom STATUS semua tercatat belum cair.",
+    "TANGGAL: hh-bb-tttt. NOMINAL: angka rupiah. JALUR: Bank/KKS, Pos, Tunai.",
+    "ALASAN wajib bila tidak cair, mis. Rekening tidak aktif, Meninggal, Pindah, Tidak ditemukan, SP2D belum turun.",
+]
+TEMPLATES = {"dtsen": ("Data DTSEN", DTSEN_TEMPLATE, DTSEN_NOTES),
+             "penerima": ("Daftar penerima", PENERIMA_TEMPLATE, PENERIMA_NOTES)}
 
 
 def neutralise(text):

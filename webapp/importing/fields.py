@@ -153,4 +153,5 @@ STATUS = FieldSet([
     field("nik", "NIK", DTSEN.fields["nik"].aliases, normalise.word),
     field("nama", "Nama", PENERIMA.fields["nama"].aliases, normalise.word),
     STATUS_FIELD, DATE_FIELD, REASON_FIELD, NOTE_FIELD,
+    field("version", "Versi baris", ["VERSI BARIS", "VERSI"], normalise.row_id),
 ], keys=("id",))

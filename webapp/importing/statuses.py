@@ -114,13 +114,13 @@ def exported_at(preamble):
 
 def stored_rows(ids):
     """{id: row dict} of the active disbursements with these ids, with their recipient and last editor."""
-    names = ("id", "period_id", "no_kk", "nik", "nama", *UPDATED, "updated_at", "updated_by")
+    names = ("id", "period_id", "no_kk", "nik", "nama", *UPDATED, "updated_at", "updated_by", "version")
 
     def query(chunk):
         """One chunk of rows, read raw (dates stay ISO text)."""
         return (Disbursement.select(Disbursement.id, Disbursement.period, Household.no_kk, Person.nik, Person.nama,
                                     *(getattr(Disbursement, name) for name in UPDATED), Disbursement.updated_at,
-                                    User.username)
+                                    User.username, Disbursement.version)
                 .join(Household).switch(Disbursement).join(Person, JOIN.LEFT_OUTER)
                 .switch(Disbursement).join(User, JOIN.LEFT_OUTER, on=(Disbursement.updated_by == User.id))
                 .where(Disbursement.id.in_(chunk) & Disbursement.deleted_at.is_null()))
@@ -189,7 +189,10 @@ def make_plan(staged):
             plan.unchanged.append(item)
             continue
         changed_at = datetime.fromisoformat(str(old["updated_at"]))
-        if exported and changed_at >= exported:
+        # The export's "Versi baris" says exactly whether the row changed since; without it, the export time.
+        stale = (record["version"] != old["version"] if record.get("version") is not None
+                 else bool(exported and changed_at >= exported))
+        if stale:
             report.reject(record["row"], header["id"],
                           f"baris ini diubah di aplikasi{' oleh ' + old['updated_by'] if old['updated_by'] else ''} "
                           f"pada {waktu(changed_at)}, tidak sebelum berkas ini diekspor ({waktu(exported)}): ekspor "
