@@ -93,3 +93,60 @@ def test_kill_9_at_random_moments(tmp_path):
         confirmed = {r: v for r, v in confirmed.items() if state[r][0] == v[0]}
 
     assert sum(v[0] for v in check_database(path).values()) > len(row_ids), "the loop did change rows"
+
+
+def test_kill_9_mid_import_leaves_all_or_nothing(tmp_path):
+    """An import confirmed over HTTP and killed while applying is either fully there or not at all."""
+    import io
+
+    import openpyxl
+
+    path = tmp_path / "live.db"
+    app = make_app(path)
+    add_user(app, "operator", "operator")
+    book = openpyxl.Workbook()
+    book.active.append(["NO KK", "NIK", "NAMA", "HUBUNGAN", "DESIL"])
+    for i in range(6000):
+        book.active.append([f"32052212031{i:05d}", f"32052215058{i:05d}", f"Warga Uji {i}", "KEPALA KELUARGA",
+                            str(i % 10 + 1)])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    rng = random.Random(11)
+    for attempt in range(3):
+        server = Server(path, tmp_path / "backups")
+        client = Client(server.url)
+        client.log_in("operator", PASSWORD)
+        boundary = "----rekapbansos"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"uji{attempt}.xlsx\"\r\n"
+                "Content-Type: application/octet-stream\r\n\r\n").encode() + buffer.getvalue() + f"\r\n--{boundary}--\r\n".encode()
+        import urllib.error
+        import urllib.request
+        req = urllib.request.Request(server.url + "/impor/dtsen", data=body, method="POST",
+                                     headers={"X-CSRFToken": client.token,
+                                              "Content-Type": f"multipart/form-data; boundary={boundary}"})
+        try:
+            with client.opener.open(req, timeout=30) as response:
+                location = response.headers["Location"]
+        except urllib.error.HTTPError as exc:
+            location = exc.headers["Location"]
+        job = location.rsplit("/", 1)[1]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            _, page = client.request("GET", f"/impor/tugas/{job}")
+            if "Konfirmasi" in page or "sudah pernah diimpor" in page:
+                break
+            time.sleep(0.2)
+        client.post(f"/impor/tugas/{job}/terapkan", {"version_label": f"uji {attempt}"}, htmx=False)
+        time.sleep(rng.uniform(0.05, 1.5))
+        server.kill()
+        conn = sqlite3.connect(path)
+        try:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            households = conn.execute("SELECT count(*) FROM household").fetchone()[0]
+            batches = conn.execute("SELECT count(*) FROM import_batch WHERE state = 'applied'").fetchone()[0]
+        finally:
+            conn.close()
+        assert households in (0, 6000), "never a half-applied import"
+        assert (households == 6000) == (batches >= 1)
+        if households:
+            break

@@ -9,8 +9,10 @@ import getpass
 import sys
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
+from .. import backups
 from .. import db as database
 from ..formatting import rupiah
 from ..ledger import CHANNEL_KEYS
@@ -193,6 +195,8 @@ def run(staged, preview_of, lines_of, apply_staged, dry_run, done_lines=lambda r
             if dry_run:
                 click.echo("Uji coba (--dry-run): tidak ada yang ditulis.")
             sys.exit(status)
+        snapshot = backups.backup(current_app.config["DATABASE"], current_app.config["BACKUP_DIR"], label="sebelum-impor")
+        click.echo(f"Cadangan sebelum impor: {snapshot.path}")
         try:
             result = apply_staged(staged)
         except Refused as exc:
