@@ -1,4 +1,5 @@
-# Rekap Bansos: `make run` serves the app, `make test` runs every test (browser tests included).
+# Rekap Bansos: `make run` serves the app, `make test` runs every test (browser tests included),
+# `make bench` measures every performance target (bench/results/latest.md), `make load` is the load test.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -7,7 +8,7 @@ PORT   ?= 8000
 SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 export FLASK_APP := wsgi.py
 
-.PHONY: run dev test chromium
+.PHONY: run dev test chromium bench load
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Perlu Python 3.11 atau lebih baru."; exit 1; }
@@ -21,6 +22,10 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 
 $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 	$(BIN)/pip install -q -r requirements-dev.txt
+	@touch $@
+
+$(VENV)/.installed-bench: requirements-bench.txt $(VENV)/.installed
+	$(BIN)/pip install -q -r requirements-bench.txt
 	@touch $@
 
 run: $(VENV)/.installed
@@ -38,3 +43,9 @@ chromium:
 
 test: $(VENV)/.installed-dev chromium
 	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed-bench
+	$(BIN)/python bench/run.py
+
+load: $(VENV)/.installed
+	$(BIN)/python bench/load.py

@@ -57,7 +57,8 @@ def create_app(test_config=None):
     from . import imports
     from . import programs
     from . import reports
-    for area in (auth, home, households, programs, disbursements, imports, reports, admin):
+    from . import verification
+    for area in (auth, home, households, programs, disbursements, imports, reports, admin, verification):
         app.register_blueprint(area.bp)
 
     app.after_request(security_headers)

@@ -8,6 +8,7 @@ from flask.cli import with_appcontext
 
 from . import db as database
 from . import recap_cli
+from . import verification_cli
 from .importing import cli as importing_cli
 from .models import MODELS
 from .models import Household
@@ -122,3 +123,4 @@ def init_app(app):
     app.cli.add_command(importing_cli.import_penerima_command)
     app.cli.add_command(importing_cli.import_status_command)
     app.cli.add_command(recap_cli.recap_command)
+    app.cli.add_command(verification_cli.verification_command)

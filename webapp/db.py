@@ -6,7 +6,9 @@ gunicorn workers writing at once can trigger. WAL is used only where the linked 
 synchronous=FULL, which survives power loss without corruption.
 All SQLite-specific SQL of the app lives in this module.
 """
+import os
 import sqlite3
+import threading
 from contextlib import contextmanager
 
 from flask import g
@@ -14,6 +16,7 @@ from flask import g
 from peewee import SQL
 from peewee import Model
 from peewee import SqliteDatabase
+from peewee import fn
 
 db = SqliteDatabase(None, autoconnect=False)
 
@@ -52,6 +55,26 @@ def pragmas_for(version):
         ("cache_size", -16000),
         ("temp_store", "memory"),
     ]
+
+
+_watchers = {}
+_watch_lock = threading.Lock()
+
+
+def data_version():
+    """A number that changes whenever any connection commits to the database.
+
+    SQLite's `PRAGMA data_version` changes when *another* connection commits, so it is read on a
+    connection of this process's own that never writes: every commit, from any worker, import job or
+    CLI command, moves it. Opened lazily per process, never carried across gunicorn's fork."""
+    key = (os.getpid(), db.database)
+    with _watch_lock:
+        conn = _watchers.get(key)
+        if conn is None:
+            while len(_watchers) >= 4:  # one database per install; tests open many
+                _watchers.pop(next(iter(_watchers))).close()
+            conn = _watchers[key] = sqlite3.connect(db.database, check_same_thread=False)
+        return conn.execute("PRAGMA data_version").fetchone()[0]
 
 
 def init_app(app):
@@ -108,6 +131,26 @@ def name_matches(column, words):
     """SQL condition: column (a person id) belongs to a person whose name has every word as a word prefix."""
     quoted = " ".join('"{}"*'.format(word.replace('"', "")) for word in words)
     return column.in_(SQL("(SELECT rowid FROM person_fts WHERE person_fts MATCH ?)", [quoted]))
+
+
+def is_id_number(column):
+    """SQL condition: column has the shape of a NIK or No KK (16 digits, opening with a province code 11–96)."""
+    # SQLite's CAST reads leading digits only: a value survives the round trip only when it is all digits
+    # without a leading zero; the range then pins the province code. Three times cheaper than GLOB.
+    number = column.cast("INTEGER")
+    return ((fn.LENGTH(column) == 16) & number.between(1100000000000000, 9699999999999999)
+            & (number.cast("TEXT") == column))
+
+
+def joined(expression, separator):
+    """SQL aggregate: every value of an expression joined into one text (one row, however many values)."""
+    return fn.group_concat(expression, separator)
+
+
+def date_digits(column):
+    """SQL text DDMMYY of a date column, as NIK digits 7–12 write a birth date (SQLite keeps dates as ISO text;
+    its strftime() has no %y before 3.44)."""
+    return fn.SUBSTR(column, 9, 2).concat(fn.SUBSTR(column, 6, 2)).concat(fn.SUBSTR(column, 3, 2))
 
 
 def create_schema(models):

@@ -1,11 +1,14 @@
 """The home page: the desa, its headline figures and the search box."""
 from flask import Blueprint
 from flask import current_app
+from flask import g
 from flask import render_template
 
+from . import checks
 from . import db as database
 from . import recap
 from .access import ALL_ROLES
+from .access import PERSON_ROLES
 from .access import allow
 from .access import public
 from .models import Desa
@@ -23,6 +26,7 @@ def index():
         desa=Desa.current(),
         figures=recap.headline(current_app.config["NO_AID_DESIL_MAX"]),
         dtsen=ImportBatch.latest_dtsen(),
+        open_findings=checks.open_count() if g.user.role in PERSON_ROLES else None,
     )
 
 

@@ -165,7 +165,10 @@ def facets(period, f):
 
 def totals(period):
     """Counts and rupiah per status of a whole period."""
-    rows = (period_rows(period).select(Disbursement.status, fn.COUNT(Disbursement.id), fn.SUM(Disbursement.amount))
+    # Straight from the (period, status, …, amount, …) covering index: joining household, as period_rows()
+    # does, changes no count but costs a lookup per row (12.6 → 7.3 ms for a 64,000-row period).
+    rows = (Disbursement.select(Disbursement.status, fn.COUNT(Disbursement.id), fn.SUM(Disbursement.amount))
+            .where((Disbursement.period == period) & Disbursement.deleted_at.is_null())
             .group_by(Disbursement.status).tuples())
     by_status = {s: {"count": 0, "amount": 0} for s in STATUS_KEYS}
     for status, count, amount in rows:
@@ -346,7 +349,9 @@ def double_aid(household_ids, exclusive):
     `exclusive` maps a programme code to the codes it may not be combined with (a setting)."""
     rows = list(Disbursement.select(Disbursement, Period, Program).join(Period).join(Program)
                 .where(Disbursement.household.in_(list(household_ids)) & Disbursement.deleted_at.is_null()
-                       & (Disbursement.person.is_null())))
+                       # "+ 0" keeps SQLite off the person_id index, which it would pick for IS NULL and then
+                       # read every household-level row: 21.7 ms instead of 0.01 ms per household at 60,000 KK.
+                       & (Disbursement.person + 0).is_null()))
     by_household = {}
     for d in rows:
         by_household.setdefault(d.household_id, []).append(d)

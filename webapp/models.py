@@ -418,8 +418,35 @@ class ImportRejection(BaseModel):
                 for r in cls.select().where(cls.import_batch == batch).order_by(cls.row)]
 
 
+class FindingReview(BaseModel):
+    """An operator's verdict on one verification finding (webapp/checks.py), valid while its fingerprint,
+    taken from the data the finding rests on, still matches: changed data reopens the finding."""
+
+    STATES = [("diperiksa", "Sudah diperiksa"), ("usul_perbaikan", "Usulkan perbaikan"),
+              ("usul_pencoretan", "Usulkan pencoretan"), ("usul_baru", "Usulkan baru")]
+    PROPOSALS = ("usul_perbaikan", "usul_pencoretan", "usul_baru")
+
+    check = CharField(column_name="check_id")
+    key = CharField(column_name="finding_key")
+    fingerprint = CharField()
+    state = CharField(constraints=[one_of("state", STATES)])
+    note = TextField(default="", constraints=[SQL("DEFAULT ''")])
+    user = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    username = CharField(default="")
+    ts = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("check", "key"), True),)
+
+    @classmethod
+    def by_finding(cls, check=None):
+        """{(check, key): review} of every review, or of one check's."""
+        query = cls.select() if check is None else cls.select().where(cls.check == check)
+        return {(r.check, r.key): r for r in query}
+
+
 MODELS = [Desa, User, LoginAttempt, ImportBatch, Household, Person, Program, Period, Disbursement, AuditEvent,
-          ImportRejection]
+          ImportRejection, FindingReview]
 
 
 def ensure_reference_data(config):

@@ -29,6 +29,7 @@ from peewee import Select
 from peewee import Value
 from peewee import fn
 
+from . import cache
 from . import db as database
 from .formatting import angka
 from .formatting import kode_wilayah
@@ -783,8 +784,18 @@ def _area_rows(areas, recv_width):
 
 
 def build(scope=None, desil_max=None, now=None):
-    """The whole recap for a scope: every figure, the desa, the DTSEN version, definitions and time."""
+    """The whole recap for a scope: every figure, the desa, the DTSEN version, definitions and time.
+
+    Remembered until the next commit to the database (webapp/cache.py): the kecamatan phones, the
+    operator opens the recap, and the second look costs nothing."""
     applied = resolve(scope, desil_max)
+    if now is not None:
+        return compute(applied, now)
+    return cache.remember(("recap", applied.key()), lambda: compute(applied, None))
+
+
+def compute(applied, now=None):
+    """Every figure of an applied scope, straight from the database."""
     layout = _Layout.of(applied)
     area_rows, desil_rows = _household_statement(applied, layout)
     row_groups = _row_groups(applied)
