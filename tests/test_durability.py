@@ -1,4 +1,5 @@
 """kill -9 of a real gunicorn at random moments never corrupts the database or loses a confirmed change."""
+import http.client
 import random
 import sqlite3
 import threading
@@ -16,6 +17,15 @@ from .gunicorn_harness import Client
 from .gunicorn_harness import Server
 
 ROUNDS = 8
+
+
+def stored_row(path, row_id):
+    """(version, status) of one disbursement, read as the next request would."""
+    conn = sqlite3.connect(path, timeout=15)
+    try:
+        return conn.execute("SELECT version, status FROM disbursement WHERE id = ?", (row_id,)).fetchone()
+    finally:
+        conn.close()
 
 
 def check_database(path):
@@ -64,16 +74,15 @@ def test_kill_9_at_random_moments(tmp_path):
                     row_id = rng.choice(row_ids)
                     version, current = confirmed.get(row_id, (None, None))
                     if version is None:
-                        continue_with = check_database(path)[row_id]
-                        version, current = continue_with[0], continue_with[1]
+                        version, current = stored_row(path, row_id)
                     target = "belum" if current == "cair" else "cair"
                     status, body = client.post(f"/penyaluran/{row_id}/status", {"status": target, "version": version})
                     if status == 200:
                         confirmed[row_id] = (version + 1, target)
                     elif status == 409:
                         confirmed.pop(row_id, None)
-                except (OSError, ConnectionError):
-                    return
+                except (OSError, http.client.HTTPException, sqlite3.Error):
+                    return  # the server was killed mid-request (or the file is busy): this round is over
 
         thread = threading.Thread(target=work)
         thread.start()
