@@ -10,6 +10,7 @@ from .formatting import waktu
 from .models import LABELS
 from .models import Desa
 from .models import Disbursement
+from .models import Household
 from .models import Person
 from .models import utcnow
 
@@ -98,14 +99,18 @@ def period_workbook(period, f, rows, config):
     sheet.title(*header_lines(f"Daftar penerima {period.program.code} — {period.label}",
                               f"Program {period.program.nama}; saringan: {f.describe()}"))
     sheet.columns(PERIOD_COLUMNS, PERIOD_WIDTHS)
-    for d in rows:
-        household, person = d.household, d.person if d.person_id else None
-        sheet.cells([
-            d.id, household.no_kk, person.nik if person else "", person.nama if person else kepala.get(household.id, ""),
-            kepala.get(household.id, ""), household.dusun, household.rw, household.rt,
-            household.desil if household.desil else "", LABELS["channel"][d.channel], LABELS["status"][d.status],
-            d.status_date, LABELS["reason"].get(d.reason, "") if d.reason else "", d.note, d.amount, d.version,
-        ], text_columns=(1, 2, 6, 7))
+    # Plain tuples, not model instances: a kecamatan list has tens of thousands of rows.
+    columns = rows.select(Disbursement.id, Household.id, Household.no_kk, Person.nik, Person.nama, Household.dusun,
+                          Household.rw, Household.rt, Household.desil, Disbursement.channel, Disbursement.status,
+                          Disbursement.status_date, Disbursement.reason, Disbursement.note, Disbursement.amount,
+                          Disbursement.version).tuples()
+    channel, status, reason = LABELS["channel"], LABELS["status"], LABELS["reason"]
+    for (row_id, household_id, no_kk, nik, nama, dusun, rw, rt, desil, chan, stat, when, why, note, amount,
+         version) in columns:
+        head = kepala.get(household_id, "")
+        sheet.cells([row_id, no_kk, nik or "", nama or head, head, dusun, rw, rt, desil or "", channel[chan],
+                     status[stat], when, reason.get(why, "") if why else "", note, amount, version],
+                    text_columns=(1, 2, 6, 7))
     book.close()
     return buffer.getvalue()
 
