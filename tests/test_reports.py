@@ -134,3 +134,12 @@ def test_wilayah_rows_load_on_demand(demo_app, demo_client):
     assert len(soup.select("tr.rw-row")) == len(dusun.children)
     assert len(soup.select("tr.rt-row")) == sum(len(rw.children) for rw in dusun.children)
     assert demo_client.get("/rekap/wilayah?wilayah=Tidak Ada").status_code == 404
+
+
+def test_checks_behind_the_figures_load_after_the_page(demo_app, demo_client):
+    page = demo_client.get("/rekap").data.decode()
+    assert 'hx-get="/rekap/periksa"' in page
+    fragment = BeautifulSoup(demo_client.get("/rekap/periksa", headers={"HX-Request": "true"}).data, "html.parser")
+    links = fragment.select("a[href^='/verifikasi']")
+    assert links and all(re.search(r"\(\d", a.next_sibling or "") for a in links)
+    assert logged_in(demo_app, "kecamatan").get("/rekap/periksa").status_code == 403
