@@ -1,6 +1,6 @@
 """`make bench`: every figure of issue 9 in one table, with its target, the peers and a Pi estimate.
 
-    .venv/bin/python bench/run.py                 # everything (about 6 minutes once the data is cached)
+    .venv/bin/python bench/run.py                 # everything (4–7 minutes; seeding and files are cached)
     .venv/bin/python bench/run.py --only client   # one part: data, import, client, gunicorn, peers, pi
 
 Data: the synthetic demo village at village scale (2,000 KK) and kecamatan scale (60,000 KK), seeded
@@ -168,6 +168,11 @@ def routes(app):
     return {rule.rule for rule in app.url_map.iter_rules()}
 
 
+def verify_url(rules):
+    """The verification page's URL, when the route exists."""
+    return next((url for url in ("/verifikasi", "/verifikasi/") if url in rules), None)
+
+
 def recap_url(rules):
     """The recap page: /rekap when it exists, else the home page that builds the recap headline."""
     return "/rekap" if "/rekap" in rules else "/"
@@ -248,9 +253,9 @@ def child_client(path, scale):
     if "/rekap.json" in rules:
         measured(figures, "rekap_json", lambda: stats(time_calls(lambda: operator.get("/rekap.json"),
                                                                  runs["rekap_json"], check=ok)))
-    if "/verifikasi" in rules:
-        measured(figures, "verify", lambda: stats(time_calls(lambda: operator.get("/verifikasi"), runs["verify"],
-                                                             warmup=2, check=ok)))
+    if verify_url(rules):
+        measured(figures, "verify", lambda: stats(time_calls(lambda: operator.get(verify_url(rules)),
+                                                             runs["verify"], warmup=2, check=ok)))
     typed = keystrokes(data)
     keys = iter(typed * 2)
     measured(figures, "search", lambda: stats(time_calls(
@@ -758,10 +763,16 @@ def build_table(results):
                   floor["build"]["p95"])
             t.add("Bare SQL floor of the recap (bench/recap.py)", scale, floor["bare"]["median"],
                   floor["bare"]["p95"], note=f"{floor['statements']} statements replayed on sqlite3")
-            if "median" in c.get("recap", {}):
-                ratio = c["recap"]["median"] / floor["bare"]["median"]
-                t.add("Recap page / floor (medians)", scale, None, None, "≤ 2×" if scale == "kecamatan" else "",
-                      ratio <= 2 if scale == "kecamatan" else None, note=f"**{ratio:.1f}×**")
+            # The ratio that means something is that of a page that computes its recap: a remembered
+            # recap answers below the floor.
+            fresh = c.get("recap_after_write", {})
+            if "median" in fresh:
+                ratio = fresh["median"] / floor["bare"]["median"]
+                warm = (f"; warm page {c['recap']['median'] / floor['bare']['median']:.1f}×"
+                        if "median" in c.get("recap", {}) else "")
+                t.add("Recap page computing its recap / floor (medians)", scale, None, None,
+                      "≤ 2×" if scale == "kecamatan" else "", ratio <= 2 if scale == "kecamatan" else None,
+                      note=f"**{ratio:.1f}×** (first view after a status change){warm}")
         if url != "/":
             timed_row(t, "Home page (recap headline), test client", scale, c.get("home"),
                       one_core=pinned(scale, "home"))
@@ -879,6 +890,8 @@ def main():
     if "pi" in parts:
         part_client(results, pinned=True)
         part_gunicorn(results, pinned=True)
+    if set(parts) - {"data"} or "_run" not in results:
+        results["_run"] = {"environment": environment(), "seconds": time.perf_counter() - started}
     # JSON turns the row counts into strings; put them back.
     for key in ("import", "pandas"):
         results[key] = {int(rows): runs for rows, runs in results[key].items()}
@@ -886,7 +899,7 @@ def main():
     table = build_table(results)
     met = sum(1 for *_, ok_ in table.verdicts if ok_)
     text = "\n".join([
-        f"# Rekap Bansos benchmark ({environment()}; {time.perf_counter() - started:.0f} s)", "",
+        f"# Rekap Bansos benchmark ({results['_run']['environment']}; {results['_run']['seconds']:.0f} s)", "",
         "Village = seed-demo 2,000 KK; kecamatan = seed-demo 60,000 KK; median and p95 over the runs noted. "
         "Pi columns: the village run pinned to one core (taskset -c 0) × 8 (Pi 4) and × 3 (Pi 5), "
         "planning factors from docs/perf.md §7.", "",
