@@ -459,7 +459,7 @@ def test_named_lists_match_their_numbers(crafted):
     assert len(rows) == result.tidak_cair.total.n
     assert {row.reason for row in rows} == {"rekening", "meninggal"}
     assert {row.channel for row in rows} == {"bank", "pos", "lainnya"}
-    names = recap.kepala_names({row.household_id for row in rows})
+    names = Person.kepala_names({row.household_id for row in rows})
     assert set(names) == {row.household_id for row in rows}
 
 

@@ -23,6 +23,7 @@ from .htmx import is_htmx
 from .models import REASONS
 from .models import STATUSES
 from .models import Period
+from .models import Person
 from .models import Program
 
 bp = Blueprint("disbursements", __name__)
@@ -46,7 +47,7 @@ def load_period(period_id):
 def row_context(d, **extra):
     """What the row blocks need to draw one disbursement in the requested list."""
     view = row_view()
-    return {"d": d, "period": d.period, "kepala": ledger.kepala_names([d.household_id]),
+    return {"d": d, "period": d.period, "kepala": Person.kepala_names([d.household_id]),
             "can_edit": g.user.role == OPERATOR and not d.period.closed, "v": view,
             "colspan": ROW_VIEWS[view][2], **extra}
 
@@ -67,7 +68,7 @@ def period_list(period_id):
     page_rows = list(rows.get_object_list())
     context = {
         "period": period, "f": f, "rows": rows, "page_rows": page_rows,
-        "kepala": ledger.kepala_names({d.household_id for d in page_rows}),
+        "kepala": Person.kepala_names({d.household_id for d in page_rows}),
         "facets": ledger.facets(period, f), "totals": ledger.totals(period),
         "can_edit": g.user.role == OPERATOR and not period.closed,
         "matching": rows.query.count(), "statuses": STATUSES, "reasons": REASONS, "v": "periode",
@@ -163,7 +164,7 @@ def bulk(period_id):
 def history(disbursement_id):
     """Who changed a row, when, and from what to what."""
     d = ledger.row(disbursement_id) or abort(404)
-    context = {"d": d, "events": list(ledger.history(disbursement_id)), "kepala": ledger.kepala_names([d.household_id]),
+    context = {"d": d, "events": list(ledger.history(disbursement_id)), "kepala": Person.kepala_names([d.household_id]),
                "history_fields": ledger.FIELD_LABELS, "history_value": ledger.describe_value}
     if is_htmx():
         return render_block("disbursements/history.html", "events", **context)

@@ -205,13 +205,12 @@ def recap_workbook(data):
 
 def drill_workbook(title, applied, drill, query):
     """The list behind a recap number as .xlsx (NIK and No KK as text)."""
-    from .recap import kepala_names
     book, buffer = workbook()
     sheet = Sheet(book, "Daftar")
     sheet.title(*header_lines(title, f"Cakupan: {applied.text()}"))
     rows = list(query)
     if drill.daftar == "penyaluran":
-        kepala = kepala_names({d.household_id for d in rows})
+        kepala = Person.kepala_names({d.household_id for d in rows})
         sheet.money_columns = (12,)
         sheet.columns(["No KK", "NIK", "Nama", "Dusun", "RW", "RT", "Desil", "Program", "Periode", "Jalur", "Status",
                        "Alasan", "Nominal"], [19, 19, 26, 14, 6, 6, 7, 12, 16, 13, 12, 26, 12])
@@ -222,7 +221,7 @@ def drill_workbook(title, applied, drill, query):
                          LABELS["channel"][d.channel], LABELS["status"][d.status],
                          LABELS["reason"].get(d.reason, "") if d.reason else "", d.amount], text_columns=(0, 1, 4, 5))
     elif drill.daftar == "kk":
-        kepala = kepala_names({h.id for h in rows})
+        kepala = Person.kepala_names({h.id for h in rows})
         sheet.columns(["No KK", "Kepala keluarga", "Dusun", "RW", "RT", "Desil"], [19, 28, 14, 6, 6, 7])
         for h in rows:
             sheet.cells([h.no_kk, kepala.get(h.id, ""), h.dusun, h.rw, h.rt, h.desil or ""], text_columns=(0, 3, 4))

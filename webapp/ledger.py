@@ -110,9 +110,10 @@ class ListFilter:
 
 
 def period_rows(period):
-    """Active disbursement rows of a period, joined to their household."""
+    """Active disbursement rows of a period (of active households, as the recap counts them)."""
     return (Disbursement.select().join(Household)
-            .where((Disbursement.period == period) & Disbursement.deleted_at.is_null()))
+            .where((Disbursement.period == period) & Disbursement.deleted_at.is_null()
+                   & Household.deleted_at.is_null()))
 
 
 def apply_filter(query, period, f, skip=()):
@@ -183,13 +184,6 @@ def listing(period, f):
             .switch(Disbursement).join(Person, JOIN.LEFT_OUTER)
             .switch(Disbursement).join(User, JOIN.LEFT_OUTER, on=(Disbursement.updated_by == User.id))
             .order_by(Household.dusun, Household.rw, Household.rt, Household.no_kk, Person.nama, Disbursement.id))
-
-
-def kepala_names(household_ids):
-    """{household id: name of its kepala keluarga} for the given households."""
-    return dict(Person.select(Person.household, Person.nama)
-                .where(Person.household.in_(list(household_ids)) & (Person.hubungan == "kepala")
-                       & Person.deleted_at.is_null()).tuples())
 
 
 def row(disbursement_id):

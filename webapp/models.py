@@ -257,6 +257,13 @@ class Person(Registered):
         # Covering for the recap: living members per household without reading the table.
         indexes = ((("household", "deleted_at", "keberadaan"), False),)
 
+    @classmethod
+    def kepala_names(cls, household_ids):
+        """{household id: name of its kepala keluarga} for the given households."""
+        return dict(cls.select(cls.household, cls.nama)
+                    .where(cls.household.in_(list(household_ids)) & (cls.hubungan == "kepala")
+                           & cls.deleted_at.is_null()).tuples())
+
     @property
     def counts_as_jiwa(self):
         """True when this person lives in the household (design.md §5)."""
@@ -554,9 +561,7 @@ def load_results(rows):
     person_ids = {r["person_id"] for r in rows if r["person_id"]}
     households = {h.id: h for h in Household.select().where(Household.id.in_(hh_ids))}
     persons = {p.id: p for p in Person.select().where(Person.id.in_(person_ids))}
-    kepala = dict(Person.select(Person.household, Person.nama)
-                  .where(Person.household.in_(hh_ids) & (Person.hubungan == "kepala")
-                         & Person.deleted_at.is_null()).tuples())
+    kepala = Person.kepala_names(hh_ids)
     programs = Household.programs_in_year(hh_ids, Period.latest_year())
     return [SearchResult(households[r["household_id"]], persons.get(r["person_id"]),
                          kepala.get(r["household_id"], ""), programs.get(r["household_id"], []))

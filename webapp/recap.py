@@ -1113,13 +1113,6 @@ def tidak_cair_rows(applied):
             .order_by(*WILAYAH_ORDER, Program.id, Period.label, Person.nama))
 
 
-def kepala_names(household_ids):
-    """{household id: kepala keluarga's name} for the rows of a list."""
-    return dict(Person.select(Person.household, Person.nama)
-                .where(Person.household.in_(list(household_ids)) & (Person.hubungan == "kepala")
-                       & Person.deleted_at.is_null()).tuples())
-
-
 def iter_figures(recap):
     """Every number of a recap with its drill: (path, value, drill), for tests and exports."""
     def walk(node, path):

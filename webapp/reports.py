@@ -23,6 +23,7 @@ from .access import record
 from .exporting import xlsx_response
 from .htmx import is_htmx
 from .models import Period
+from .models import Person
 from .models import Program
 
 bp = Blueprint("reports", __name__)
@@ -164,14 +165,13 @@ def drill_list():
     return render_template(
         "reports/list.html", applied=applied, drill=drill, rows=rows, page_rows=page_rows, total=query.count(),
         title=list_title(applied, drill), anonymous=anonymous, args={**scope.args(), **drill.args()},
-        kepala={} if anonymous else recap.kepala_names(household_ids),
+        kepala={} if anonymous else Person.kepala_names(household_ids),
         can_edit=g.user.role == OPERATOR, v="rekap", colspan=9)
 
 
 def list_tiebreak(drill):
     """The last sort keys of a list, so pages never overlap."""
     from .models import Disbursement
-    from .models import Person
     if drill.daftar == "penyaluran":
         return (Program.id, Period.label, Person.nama, Disbursement.id)
     if drill.daftar == "jiwa":
@@ -237,5 +237,5 @@ def tidak_cair_list():
     applied = recap.resolve(scope_from_request())
     rows = list(recap.tidak_cair_rows(applied))
     return render_template("reports/tidak_cair.html", applied=applied, rows=rows,
-                           kepala=recap.kepala_names({d.household_id for d in rows}))
+                           kepala=Person.kepala_names({d.household_id for d in rows}))
 
