@@ -478,3 +478,57 @@ def test_unknown_programme_or_period_is_refused(crafted):
         recap.period_ids_for_labels(["Tahap 9"])
     assert len(recap.period_ids_for_labels(["Tahap 1 2026"])) == 5
     assert len(recap.period_ids_for_labels(["Tahap 1 2026"], ("PKH",), 2026)) == 1
+
+
+def token():
+    """The recap's membership token (webapp/db.py)."""
+    return database.membership_token()
+
+
+def test_figures_stay_exact_after_every_kind_of_write(crafted):
+    """The household figures are remembered across status changes only: each write below is followed
+    by a recap read through the caches, compared cell by cell with the oracle."""
+    h, p, v = crafted["households"], crafted["periods"], crafted["village"]
+    compare(), compare(channel="pos")
+    row = Disbursement.get((Disbursement.household == h["h2"]) & (Disbursement.period == p["pkh1"]))
+    before = token()
+    # A status change with its reason, and an amount: the token stands, the money figures move.
+    Disbursement.update(status="tidak_cair", reason="rekening", amount=650000).where(Disbursement.id == row.id).execute()
+    assert token() == before
+    assert compare().tidak_cair.total.n == 4
+    Disbursement.update(status="cair", reason=None).where(Disbursement.id == row.id).execute()
+    assert token() == before and compare().tidak_cair.total.n == 3
+    writes = [
+        lambda: Disbursement.update(channel="bank").where(Disbursement.id == row.id).execute(),
+        lambda: Household.update(desil=9).where(Household.id == h["h4"].id).execute(),
+        lambda: Household.update(dusun="Babakan", rt="009").where(Household.id == h["h1"].id).execute(),
+        lambda: Person.update(keberadaan="meninggal").where(Person.id == h["h6"].people[1].id).execute(),
+        lambda: Person.update(deleted_at=utcnow()).where(Person.id == h["h2"].people[2].id).execute(),
+        lambda: Person.update(household=h["h14"]).where(Person.id == h["h10"].people[3].id).execute(),
+        lambda: Disbursement.update(deleted_at=utcnow()).where(Disbursement.id == row.id).execute(),
+        lambda: v.pay(p["sem1"], h["h4"], status="belum"),
+        lambda: v.household(1, dusun="Babakan", members=("tinggal", "baru")),
+        lambda: Household.update(deleted_at=utcnow()).where(Household.id == h["h6"].id).execute(),
+    ]
+    for write in writes:
+        before = token()
+        write()
+        assert token() != before
+        compare(), compare(channel="pos"), compare(dusun="Babakan")
+    # Columns the figures do not read leave the token as it is.
+    before = token()
+    Household.update(alamat="Jl. Baru 1").where(Household.id == h["h1"].id).execute()
+    Person.update(nama="Warga Ganti Nama").where(Person.id == h["h1"].people[0].id).execute()
+    assert token() == before
+
+
+def test_a_restored_database_never_answers_with_remembered_figures(app, crafted, tmp_path):
+    from webapp import backups
+
+    compare()
+    saved = tmp_path / "saved.db"
+    backups.copy_database(app.config["DATABASE"], saved)
+    Household.update(desil=9).where(Household.id == crafted["households"]["h4"].id).execute()
+    assert compare().no_aid.kk == 4
+    backups.restore(app.config["DATABASE"], saved, tmp_path / "aside")
+    assert compare().no_aid.kk == 5

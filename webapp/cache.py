@@ -14,9 +14,13 @@ _store = OrderedDict()
 _lock = threading.Lock()
 
 
-def remember(key, compute):
-    """The value for key, computed again only when the database changed since it was last computed."""
-    version = database.data_version()
+def remember(key, compute, version=None):
+    """The value for key, computed again only when the database changed since it was last computed.
+
+    `version`, read before computing, narrows "changed" to what the value reads (the recap's
+    membership token); by default any commit counts."""
+    if version is None:
+        version = database.data_version()
     full_key = (database.db.database, key)
     with _lock:
         hit = _store.get(full_key)

@@ -25,6 +25,7 @@ from peewee import TextField
 from peewee import Value
 from peewee import fn
 
+from . import cache
 from . import db as database
 from .db import BaseModel
 
@@ -205,6 +206,17 @@ class Household(Registered):
     def active(cls):
         """Households not soft-deleted."""
         return cls.select().where(cls.deleted_at.is_null())
+
+    @classmethod
+    def dusun_names(cls):
+        """Names of the dusun with active households, sorted; remembered until a household changes
+        (a scan of every household at kecamatan scale, on every recap page)."""
+        def read():
+            """The names, straight from the table."""
+            query = cls.active().select(cls.dusun).distinct().order_by(cls.dusun).tuples()
+            return tuple(name for (name,) in query if name)
+
+        return cache.remember(("dusun-names",), read, database.membership_token())
 
     @classmethod
     def programs_in_year(cls, household_ids, year):

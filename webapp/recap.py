@@ -5,15 +5,19 @@ and read the same `Recap`, so their numbers can never disagree. Every number car
 that names the rows behind it; `drill_query()` turns it into a Peewee query with the same filters,
 so the count of a list equals the number clicked.
 
-Speed (perf.md §4): besides a few one-row lookups, the recap is two aggregate statements, each
+Speed (perf.md §4): besides a few one-row lookups, the recap is three aggregate statements, each
 compiled once per distinct scope. One reads the counted disbursement rows in the order of a
-covering index and groups them by period × status × channel × reason. The other gives every
-household with counted rows a bit mask of the periods it received in, then groups households by
-wilayah, desil and mask (recipients) or by wilayah and desil (everyone else), counting each
-household's living members once from a covering index; unpaid rows per RT come from seeks into the
+covering index and groups them by period × status × channel × reason. One gives every household
+with counted rows a bit mask of the periods it received in, then groups households by wilayah,
+desil and mask (recipients) or by wilayah and desil (everyone else), counting each household's
+living members once from a covering index. The third reads unpaid rows per RT by seeks into the
 (period, status) index. Python adds up the few hundred to few thousand grouped rows. KK stays exact
 because every household is in one group; jiwa because members are counted per household, never per
 row. The SQL is portable (CASE, bit operators, CTEs); only the plans were tuned on SQLite.
+
+The household statement is the costly one, and it reads no status: its result is remembered while
+the database's membership token stands (webapp/db.py), so after a status change, the everyday
+write, only the other two statements run again.
 """
 import dataclasses
 from dataclasses import dataclass
@@ -317,12 +321,6 @@ class _Figure:
     NAMES = ()
     DAFTAR = None
 
-    def __init__(self, base, narrow=None, first=0, second=0):
-        """Both numbers, with their base drill and the filters that narrow it."""
-        self._base, self._narrow = base, narrow
-        for name, value in zip(self.NAMES, (first, second)):
-            setattr(self, name, value)
-
     def __repr__(self):
         """Count(kk=…, jiwa=…) or Money(n=…, rupiah=…)."""
         values = ", ".join(f"{name}={getattr(self, name)}" for name in self.NAMES)
@@ -334,17 +332,22 @@ class _Figure:
         changes = {**({"daftar": self.DAFTAR} if self.DAFTAR else {}), **(self._narrow or {})}
         return self._base.narrow(**changes) if changes else self._base
 
-    def add(self, first, second):
-        """Add to both numbers."""
-        for name, value in zip(self.NAMES, (first, second)):
-            setattr(self, name, getattr(self, name) + value)
-
 
 class Count(_Figure):
     """A number of families (KK) and of persons (jiwa), never added together, with the lists behind them."""
 
     __slots__ = ("kk", "jiwa")
     NAMES = ("kk", "jiwa")
+
+    # Spelled out rather than looped over NAMES: a kecamatan recap makes some 16,000 figures.
+    def __init__(self, base, narrow=None, kk=0, jiwa=0):
+        """Both numbers, with their base drill and the filters that narrow it."""
+        self._base, self._narrow, self.kk, self.jiwa = base, narrow, kk, jiwa
+
+    def add(self, kk, jiwa):
+        """Add to both numbers."""
+        self.kk += kk
+        self.jiwa += jiwa
 
     @property
     def kk_drill(self):
@@ -363,6 +366,15 @@ class Money(_Figure):
     __slots__ = ("n", "rupiah")
     NAMES = ("n", "rupiah")
     DAFTAR = "penyaluran"
+
+    def __init__(self, base, narrow=None, n=0, rupiah=0):
+        """Both numbers, with their base drill and the filters that narrow it."""
+        self._base, self._narrow, self.n, self.rupiah = base, narrow, n, rupiah
+
+    def add(self, n, rupiah):
+        """Add to both numbers."""
+        self.n += n
+        self.rupiah += rupiah
 
 
 def _money_by(keys, base, narrow, attribute):
@@ -622,17 +634,29 @@ def _recipients(applied, layout):
     return d.select(*columns).where(_counted_rows(applied, d, applied.period_ids)).group_by(d.household).cte("x")
 
 
-def _not_paid(applied):
-    """CTE `u`: per status and household, its counted rows not (yet) paid (tidak cair, belum) and their rupiah.
+def _unpaid_by_area(applied):
+    """{(dusun, rw, rt): [tidak cair rows, rupiah, belum rows, rupiah]} of the counted rows not (yet) paid.
 
-    Few rows are unpaid: grouped by status first, they are read by seeks into the (period, status, …)
-    covering index, far cheaper than conditional sums over every counted row in `x`.
-    """
-    d = Disbursement.alias("u_d")
-    return (d.select(d.status, d.household.alias("household_id"), fn.COUNT(SQL("*")).alias("n"),
-                     fn.SUM(d.amount).alias("rp"))
-            .where(_counted_rows(applied, d, applied.period_ids) & d.status.in_(NOT_PAID))
-            .group_by(d.status, d.household).cte("u"))
+    Few rows are unpaid: grouped per household first, they are read by seeks into the (period, status, …)
+    covering index; only then joined to their households' wilayah."""
+    if not applied.periods:
+        return {}
+
+    def build():
+        """The statement, built only when this scope has not been compiled yet."""
+        d, h = Disbursement.alias("u_d"), Household
+        u = (d.select(d.status, d.household.alias("household_id"), fn.COUNT(SQL("*")).alias("n"),
+                      fn.SUM(d.amount).alias("rp"))
+             .where(_counted_rows(applied, d, applied.period_ids) & d.status.in_(NOT_PAID))
+             .group_by(d.status, d.household).cte("u"))
+        unpaid = [value for status in ("tidak_cair", "belum")
+                  for value in (_count_if(u.c.status == status, u.c.n), _count_if(u.c.status == status, u.c.rp))]
+        return (Select((u.join(h, on=(h.id == u.c.household_id)),), [h.dusun, h.rw, h.rt, *unpaid])
+                .where(_household_filter(applied, h)).group_by(h.dusun, h.rw, h.rt).with_cte(u)
+                .bind(database.db))
+
+    return {(dusun, rw, rt): [_int(v) for v in values]
+            for dusun, rw, rt, *values in _execute(("unpaid", applied.key()), build)}
 
 
 class _Arms:
@@ -682,12 +706,13 @@ def _execute(key, build):
 
 
 def _household_query(applied, layout):
-    """One statement: households receiving nothing per RT and desil, recipients per RT, desil and masks,
-    and unpaid rows per RT.
+    """One statement: all households per RT and desil, recipients per RT, desil and masks.
 
     `x` gives each household with counted rows its period masks; `r` groups those households, `t`
-    groups all the others, both with their living members counted once. Every active household is
-    in exactly one of them, so KK and jiwa stay exact whatever is added up later.
+    groups every household, both with their living members counted once. Those receiving nothing
+    are `t` less `r` (Python subtracts them): reading `x` once is a fifth cheaper than excluding it
+    from `t` in SQL. Every active household is in `t` once and in `r` at most once, so KK and jiwa
+    stay exact whatever is added up later.
     """
     h = Household
     keys = [h.dusun, h.rw, h.rt, h.desil]
@@ -696,15 +721,9 @@ def _household_query(applied, layout):
     bands = ((1, 4), (1, applied.desil_max))
     recv_width = 6 + 2 * len(applied.programs)
     arms = _Arms(mask_names, recv_width + len(np_names))
-    others = _household_filter(applied, h)
-    ctes = []
-    if layout.chunks:
-        x = _recipients(applied, layout)
-        others &= h.id.not_in(x.select(x.c.household_id))
-        ctes.append(x)
     t = (h.select(*keys, fn.COUNT(SQL("*")).alias("kk"), fn.SUM(_living(h)).alias("n"))
-         .where(others).group_by(*keys).cte("t", materialized=True))
-    ctes.append(t)
+         .where(_household_filter(applied, h)).group_by(*keys).cte("t", materialized=True))
+    ctes = [t]
 
     def by_band(c):
         """KK and jiwa of desil 1–4 and desil 1–N, as conditional sums over a grouped CTE."""
@@ -716,17 +735,13 @@ def _household_query(applied, layout):
              [c.dusun, c.rw, c.rt])
     arms.add("td", t, {"desil": c.desil}, [fn.SUM(c.kk), fn.SUM(c.n)], [c.desil])
     if layout.chunks:
+        x = _recipients(applied, layout)
         r = (h.select(*keys, *[getattr(x.c, name) for name in mask_names], fn.COUNT(SQL("*")).alias("kk"),
                       fn.SUM(_living(h)).alias("n"), *[fn.SUM(getattr(x.c, name)).alias(name) for name in np_names])
              .join(x, on=(x.c.household_id == h.id))
              .where(_household_filter(applied, h))
              .group_by(*keys, *[getattr(x.c, name) for name in mask_names]).cte("r", materialized=True))
-        u = _not_paid(applied)
-        ctes += [r, u]
-        unpaid = [value for status in ("tidak_cair", "belum")
-                  for value in (_count_if(u.c.status == status, u.c.n), _count_if(u.c.status == status, u.c.rp))]
-        arms.add("uw", u.join(h, on=(h.id == u.c.household_id)), {"dusun": h.dusun, "rw": h.rw, "rt": h.rt},
-                 unpaid, [h.dusun, h.rw, h.rt], where=_household_filter(applied, h))
+        ctes += [x, r]
         c = r.c
         masks = [getattr(c, name) for name in mask_names]
         nps = [getattr(c, name) for name in np_names]
@@ -750,36 +765,47 @@ def _household_query(applied, layout):
 
 
 def _household_statement(applied, layout):
-    """(area rows per RT, desil groups) from the household statement."""
-    rows = _execute(("households", applied.key()), lambda: _household_query(applied, layout))
-    n_np = len(layout.jiwa_programs)
-    recv_width = 6 + 2 * len(applied.programs)
-    zeros = tuple(0 for _ in layout.chunks)
-    areas, groups = {}, []
-    for tag, dusun, rw, rt, desil, masks, values in _Arms.split(rows, len(layout.chunks)):
-        if tag == "tw":
-            areas.setdefault((dusun, rw, rt), {})["t"] = values[:6]
-        elif tag == "uw":
-            areas.setdefault((dusun, rw, rt), {})["u"] = values[:len(MONEY_COLUMNS)]
-        elif tag == "rw":
-            areas.setdefault((dusun, rw, rt), {})["r"] = values[:recv_width]
-        elif tag == "td":
-            groups.append((desil, zeros, values[:2] + [0] * n_np))
-        else:
-            groups.append((desil, masks, values[:2 + n_np]))
-    return _area_rows(areas, recv_width), groups
+    """(area parts per RT, desil groups) from the household statement.
+
+    Remembered while the membership token stands (webapp/db.py): a status change leaves these figures
+    as they are, so the recap after it reads only the few statements about rows and money."""
+
+    def run():
+        """Run the statement and sort its rows into areas and desil groups (tuples: the value is shared)."""
+        rows = _execute(("households", applied.key()), lambda: _household_query(applied, layout))
+        n_np = len(layout.jiwa_programs)
+        recv_width = 6 + 2 * len(applied.programs)
+        areas, groups, left = {}, [], {}
+        for tag, dusun, rw, rt, desil, masks, values in _Arms.split(rows, len(layout.chunks)):
+            if tag == "tw":
+                areas.setdefault((dusun, rw, rt), {})["t"] = tuple(values[:6])
+            elif tag == "rw":
+                areas.setdefault((dusun, rw, rt), {})["r"] = tuple(values[:recv_width])
+            else:
+                if tag == "rd":
+                    groups.append((desil, masks, tuple(values[:2 + n_np])))
+                sign = 1 if tag == "td" else -1
+                kk, jiwa = left.get(desil, (0, 0))
+                left[desil] = (kk + sign * values[0], jiwa + sign * values[1])
+        zeros = tuple(0 for _ in layout.chunks)
+        # Each desil less its recipients: the households receiving nothing.
+        groups += [(desil, zeros, (kk, jiwa) + (0,) * n_np) for desil, (kk, jiwa) in left.items() if kk]
+        return areas, groups
+
+    return cache.remember(("recap-households", applied.key()), run, database.membership_token())
 
 
-def _area_rows(areas, recv_width):
+def _area_rows(applied, areas, unpaid):
     """[(dusun, rw, rt, values)] per RT, in the order _area reads them."""
+    recv_width = 6 + 2 * len(applied.programs)
     rows = []
-    for key, parts in areas.items():
-        others = parts.get("t", [0] * 6)
-        recv = parts.get("r", [0] * recv_width)
-        both = [a + b for a, b in zip(others, recv)]
+    for key in areas.keys() | unpaid.keys():
+        parts = areas.get(key, {})
+        everyone = parts.get("t", (0,) * 6)
+        recv = parts.get("r", (0,) * recv_width)
         # All, desil 1–4, desil 1–N (KK, jiwa each); receiving; desil 1–N receiving nothing; unpaid; programmes.
-        rows.append((*key, [*both, *recv[:2], *others[4:6], *parts.get("u", [0] * len(MONEY_COLUMNS)),
-                            *recv[6:]]))
+        rows.append((*key, [*everyone, *recv[:2], everyone[4] - recv[4], everyone[5] - recv[5],
+                            *unpaid.get(key, (0,) * len(MONEY_COLUMNS)), *recv[6:]]))
     return rows
 
 
@@ -797,7 +823,8 @@ def build(scope=None, desil_max=None, now=None):
 def compute(applied, now=None):
     """Every figure of an applied scope, straight from the database."""
     layout = _Layout.of(applied)
-    area_rows, desil_rows = _household_statement(applied, layout)
+    areas, desil_rows = _household_statement(applied, layout)
+    area_rows = _area_rows(applied, areas, _unpaid_by_area(applied))
     row_groups = _row_groups(applied)
     latest = ImportBatch.latest_dtsen()
     return Recap(

@@ -53,10 +53,8 @@ def filter_choices():
     periods = list(Period.select(Period, Program).join(Program).where(Program.active)
                    .order_by(Period.year.desc(), Program.id, Period.start_date.asc(nulls="LAST"), Period.label))
     years = sorted({p.year for p in periods}, reverse=True)
-    dusun = [d for (d,) in Household.active().select(Household.dusun).distinct().order_by(Household.dusun).tuples()
-             if d]
     return {"programs": list(Program.ordered()), "years": years, "periods": periods, "channels": CHANNELS,
-            "dusun": dusun}
+            "dusun": Household.dusun_names()}
 
 
 @functools.lru_cache(maxsize=4096)
