@@ -192,11 +192,49 @@ def membership_token():
     return row[0] if row else object()  # never equal to anything: nothing is remembered
 
 
+def _counted(row):
+    """SQL: the person row counts as jiwa (living, not deleted)."""
+    from .models import KEBERADAAN_JIWA
+
+    living = ", ".join(f"'{value}'" for value in KEBERADAAN_JIWA)
+    return f"{row}.deleted_at IS NULL AND {row}.keberadaan IN ({living})"
+
+
+def jiwa_sql():
+    """Triggers keeping household.jiwa, the count of its living members, whoever writes persons."""
+
+    def add(row, step):
+        """SQL: add step to the jiwa of the row's household when the row counts."""
+        return f"UPDATE household SET jiwa = jiwa {step} WHERE id = {row}.household_id AND {_counted(row)};"
+
+    return [
+        f"CREATE TRIGGER IF NOT EXISTS person_jiwa_ai AFTER INSERT ON person BEGIN {add('new', '+ 1')} END",
+        f"CREATE TRIGGER IF NOT EXISTS person_jiwa_ad AFTER DELETE ON person BEGIN {add('old', '- 1')} END",
+        "CREATE TRIGGER IF NOT EXISTS person_jiwa_au AFTER UPDATE OF household_id, keberadaan, deleted_at ON person "
+        f"BEGIN {add('old', '- 1')} {add('new', '+ 1')} END",
+    ]
+
+
+def _add_jiwa_column():
+    """Give a household table from before the stored jiwa count its column (filled after the triggers exist)."""
+    columns = {row[1] for row in db.execute_sql("PRAGMA table_info(household)").fetchall()}
+    if not columns or "jiwa" in columns:
+        return False
+    db.execute_sql("ALTER TABLE household ADD COLUMN jiwa INTEGER NOT NULL DEFAULT 0")
+    db.execute_sql("DROP INDEX IF EXISTS household_desa_id_dusun_rw_rt_desil_deleted_at")
+    return True
+
+
 def create_schema(models):
-    """Create tables, indexes, the name index, the recap's membership token and the audit triggers (idempotent)."""
+    """Create tables, indexes, the name index, the recap's membership token, the stored jiwa counts and the
+    audit triggers (idempotent; brings an older database up to date)."""
+    added = _add_jiwa_column()
     db.create_tables(models, safe=True)
-    for statement in NAME_INDEX_SQL + membership_sql():
+    for statement in NAME_INDEX_SQL + membership_sql() + jiwa_sql():
         db.execute_sql(statement)
+    if added:
+        db.execute_sql("UPDATE household SET jiwa = (SELECT COUNT(*) FROM person WHERE person.household_id = "
+                       f"household.id AND {_counted('person')})")
     for op in ("UPDATE", "DELETE"):
         db.execute_sql(
             f"CREATE TRIGGER IF NOT EXISTS audit_event_no_{op.lower()} BEFORE {op} ON audit_event "

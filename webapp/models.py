@@ -197,10 +197,14 @@ class Household(Registered):
     alamat = CharField(default="")
     desil = IntegerField(null=True, constraints=[Check("desil IS NULL OR desil BETWEEN 1 AND 10")])
     in_dtsen = BooleanField(default=True, constraints=[SQL("DEFAULT 1")])
+    # Living members (tinggal or baru, not deleted): kept by triggers on person (webapp/db.py), never
+    # written by the app, so the recap reads one column instead of counting 200,000 persons (perf.md §5).
+    jiwa = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
 
     class Meta:
-        # Desil and deleted_at make it covering: the recap reads households in wilayah order from it alone.
-        indexes = ((("desa", "dusun", "rw", "rt", "desil", "deleted_at"), False),)
+        # Desil, deleted_at and jiwa make it covering: the recap reads households in wilayah order from it alone.
+        indexes = ((("desa", "dusun", "rw", "rt", "desil", "deleted_at", "jiwa"), False),)
+        only_save_dirty = True  # a save() never writes back a stale jiwa
 
     @classmethod
     def active(cls):

@@ -9,8 +9,8 @@ Speed (perf.md §4): besides a few one-row lookups, the recap is three aggregate
 compiled once per distinct scope. One reads the counted disbursement rows in the order of a
 covering index and groups them by period × status × channel × reason. One gives every household
 with counted rows a bit mask of the periods it received in, then groups households by wilayah,
-desil and mask (recipients) or by wilayah and desil (everyone else), counting each household's
-living members once from a covering index. The third reads unpaid rows per RT by seeks into the
+desil and mask (recipients) or by wilayah and desil (everyone), summing each household's stored
+count of living members (household.jiwa, kept by triggers). The third reads unpaid rows per RT by seeks into the
 (period, status) index. Python adds up the few hundred to few thousand grouped rows. KK stays exact
 because every household is in one group; jiwa because members are counted per household, never per
 row. The SQL is portable (CASE, bit operators, CTEs); only the plans were tuned on SQLite.
@@ -610,13 +610,6 @@ class _Layout:
 MONEY_COLUMNS = ("tc_n", "tc_rp", "bl_n", "bl_rp")
 
 
-def _living(household):
-    """Correlated count of a household's living members (jiwa), one seek into the covering person index."""
-    p = Person.alias("p")
-    return (p.select(fn.SUM(Case(None, [(p.keberadaan.in_(KEBERADAAN_JIWA), 1)], 0)))
-            .where((p.household == household.id) & p.deleted_at.is_null()))
-
-
 def _recipients(applied, layout):
     """CTE `x`: per household with counted rows, the bit masks of its periods and, per jiwa programme, its persons."""
     d = Disbursement.alias("d")
@@ -709,7 +702,7 @@ def _household_query(applied, layout):
     """One statement: all households per RT and desil, recipients per RT, desil and masks.
 
     `x` gives each household with counted rows its period masks; `r` groups those households, `t`
-    groups every household, both with their living members counted once. Those receiving nothing
+    groups every household, both summing their stored jiwa. Those receiving nothing
     are `t` less `r` (Python subtracts them): reading `x` once is a fifth cheaper than excluding it
     from `t` in SQL. Every active household is in `t` once and in `r` at most once, so KK and jiwa
     stay exact whatever is added up later.
@@ -721,7 +714,7 @@ def _household_query(applied, layout):
     bands = ((1, 4), (1, applied.desil_max))
     recv_width = 6 + 2 * len(applied.programs)
     arms = _Arms(mask_names, recv_width + len(np_names))
-    t = (h.select(*keys, fn.COUNT(SQL("*")).alias("kk"), fn.SUM(_living(h)).alias("n"))
+    t = (h.select(*keys, fn.COUNT(SQL("*")).alias("kk"), fn.SUM(h.jiwa).alias("n"))
          .where(_household_filter(applied, h)).group_by(*keys).cte("t", materialized=True))
     ctes = [t]
 
@@ -737,7 +730,7 @@ def _household_query(applied, layout):
     if layout.chunks:
         x = _recipients(applied, layout)
         r = (h.select(*keys, *[getattr(x.c, name) for name in mask_names], fn.COUNT(SQL("*")).alias("kk"),
-                      fn.SUM(_living(h)).alias("n"), *[fn.SUM(getattr(x.c, name)).alias(name) for name in np_names])
+                      fn.SUM(h.jiwa).alias("n"), *[fn.SUM(getattr(x.c, name)).alias(name) for name in np_names])
              .join(x, on=(x.c.household_id == h.id))
              .where(_household_filter(applied, h))
              .group_by(*keys, *[getattr(x.c, name) for name in mask_names]).cte("r", materialized=True))
