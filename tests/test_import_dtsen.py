@@ -54,6 +54,14 @@ def snapshot():
     return rows
 
 
+def stored_and_counted_jiwa():
+    """({no_kk: stored jiwa}, {no_kk: living members counted one by one})."""
+    households = list(Household.select())
+    return ({h.no_kk: h.jiwa for h in households},
+            {h.no_kk: sum(1 for p in h.persons if p.deleted_at is None and p.keberadaan in ("tinggal", "baru"))
+             for h in households})
+
+
 def test_new_file_previewed_then_applied(db_conn, tmp_path):
     staged = stage(tmp_path, [HEADER, *family(), *family(KK2, 4, desil="")])
     before = snapshot()
@@ -80,6 +88,8 @@ def test_new_file_previewed_then_applied(db_conn, tmp_path):
             kepala.keberadaan) == (nik(1), "Budi Santoso", "kepala", "L", "1980-05-20", "tinggal")
     assert (istri.hubungan, anak.hubungan, anak.nama) == ("istri", "anak", "Rina")
     assert [r.household.no_kk for r in models.search("rina").results] == [KK1, KK2]
+    stored, counted = stored_and_counted_jiwa()
+    assert stored == counted == {KK1: 3, KK2: 3}
     events = list(AuditEvent.select().where(AuditEvent.import_batch == batch))
     assert sorted((e.action, e.entity) for e in events) == sorted(
         [("import.apply", "import_batch")] + [("import.create", "household")] * 2 + [("import.create", "person")] * 6)
@@ -119,6 +129,9 @@ def test_changes_shown_old_to_new_and_applied_with_version_bump_and_audit(db_con
     household = Household.get(no_kk=KK1)
     assert (household.desil, household.version) == (3, 2)
     assert Person.get(Person.nik == nik(7)).deleted_at is None
+    # Siti died and Rina moved to KK2, where a baby was born: the stored jiwa follow.
+    stored, counted = stored_and_counted_jiwa()
+    assert stored == counted and (stored[KK1], stored[KK2]) == (1, 5)
     batch = result["batch_id"]
     events = {(e.action, e.entity, e.entity_id, e.field, e.old, e.new)
               for e in AuditEvent.select().where(AuditEvent.import_batch == batch)}
@@ -270,6 +283,20 @@ def test_bulk_person_inserts_need_a_transaction(db_conn):
     with pytest.raises(RuntimeError):
         with database.bulk_person_inserts():
             pass
+
+
+def test_bulk_person_inserts_do_the_work_of_the_insert_triggers(db_conn, tmp_path):
+    imported(tmp_path, [HEADER, *family()])
+    token = database.membership_token()
+    triggers = snapshot()["triggers"]
+    with database.db.atomic():
+        with database.bulk_person_inserts():
+            Person.create(nik=nik(20), household=Household.get(no_kk=KK1), nama="Asep Bungsu")
+            Person.create(nik=nik(21), household=Household.get(no_kk=KK1), nama="Ujang", keberadaan="pindah")
+    assert database.membership_token() != token and snapshot()["triggers"] == triggers
+    stored, counted = stored_and_counted_jiwa()
+    assert stored == counted == {KK1: 4}
+    assert [r.household.no_kk for r in models.search("asep bung").results] == [KK1]
 
 
 def test_stage_and_apply_report_progress(db_conn, tmp_path, monkeypatch):
