@@ -14,8 +14,10 @@ import pytest
 
 from webapp import backups
 from webapp import db as database
+from webapp import recap
 from webapp.models import Disbursement
 from webapp.models import Household
+from webapp.models import Person
 
 from .conftest import logged_in
 from webapp import create_app
@@ -166,6 +168,28 @@ def test_backup_during_writes_then_restore_and_use_the_app(demo_app, tmp_path):
     assert client.get("/").status_code == 200
     assert client.get("/cari?q=3205").status_code == 200
     assert list(folder.glob("sebelum-pulih-*.db"))
+
+
+def test_a_backup_from_an_older_version_is_brought_up_to_date_on_restore(demo_app, tmp_path):
+    old = tmp_path / "lama.db"
+    backups.copy_database(demo_app.config["DATABASE"], old)
+    conn = sqlite3.connect(old)
+    with conn:  # the schema before the stored jiwa and the recap's membership token
+        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                                    "AND (name LIKE '%_jiwa_%' OR name LIKE '%_membership_%')").fetchall():
+            conn.execute(f"DROP TRIGGER {name}")
+        conn.execute("DROP TABLE recap_membership")
+        conn.execute("DROP INDEX household_desa_id_dusun_rw_rt_desil_deleted_at_jiwa")
+        conn.execute("ALTER TABLE household DROP COLUMN jiwa")
+    conn.close()
+    result = demo_app.test_cli_runner().invoke(args=["restore", str(old), "--yes"])
+    assert result.exit_code == 0, result.output
+    page = logged_in(demo_app).get("/rekap")
+    assert page.status_code == 200
+    with demo_app.app_context(), database.db.connection_context():
+        totals = recap.build().totals.data
+        living = Person.select().where(Person.deleted_at.is_null() & Person.keberadaan.in_(("tinggal", "baru")))
+        assert totals.kk == Household.select().count() and totals.jiwa == living.count()
 
 
 def test_restore_refuses_a_damaged_or_foreign_file(demo_app, tmp_path):

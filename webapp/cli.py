@@ -110,6 +110,7 @@ def restore_command(backup_file, yes):
         aside = backups.restore(config["DATABASE"], backup_file, config["BACKUP_DIR"])
     except backups.BackupError as exc:
         raise click.ClickException(str(exc)) from exc
+    init_db()  # a backup made by an older version gets the tables, columns and triggers of this one
     click.echo(f"Basis data dipulihkan dari {backup_file} dan lolos pemeriksaan integritas.")
     if aside:
         click.echo(f"Basis data sebelumnya disimpan di {aside}.")
