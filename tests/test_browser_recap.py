@@ -53,3 +53,19 @@ def test_kecamatan_reads_filters_drills_and_copies(demo_app):
         assert copied == page.locator("#ringkasan-teks").input_value()
         assert "Rekap Bansos Desa Mekarsari" in copied and "PKH:" in copied
         assert page.console_errors == []
+
+
+def test_operator_reaches_the_recap_from_the_menu_and_rt_rows_line_up(demo_app):
+    add_user(demo_app, "ops", "operator")
+    with live_server(demo_app) as base, browser_page() as page:
+        log_in(page, base, "ops", PASSWORD)
+        page.click("nav a:text-is('Rekap')")
+        page.wait_for_url(base + "/rekap")
+        page.locator("tr.detail-row summary").first.click()
+        page.locator("tr.rt-row").first.wait_for()
+        screenshot(page, "recap-rt-rows")
+        edges = "els => els.map(e => Math.round(e.getBoundingClientRect().right))"
+        headings = page.locator("table.wilayah > thead th").evaluate_all(edges)
+        for row in ("tr.dusun-row", "tr.rw-row", "tr.rt-row"):
+            assert page.locator(row).first.locator("th, td").evaluate_all(edges) == headings, row
+        assert page.console_errors == []
