@@ -67,6 +67,20 @@ def test_mark_cair_inline_returns_the_row_and_fresh_counts(app, client, village)
     assert d.editor == "operator"
 
 
+def test_an_empty_date_means_today_for_a_new_status_and_the_old_date_for_the_same(app, client, village):
+    row = village["rows"][0]
+    assert post_status(client, village, row, {"status": "cair", "status_date": "2026-11-07"}).status_code == 200
+    form = client.get(f"/penyaluran/{row}/ubah", headers=HX).data.decode()
+    assert 'name="status_date" value=""' in form and "sekarang 7 November 2026" in form
+    post_status(client, village, row, {"status": "tidak_cair", "reason": "rekening"}, version=2)
+    assert stored(app, row).status_date == ledger.today_wib(), "not the date it was paid"
+    with app.app_context(), database.db.connection_context():
+        Disbursement.update(status_date=date(2026, 11, 20)).where(Disbursement.id == row).execute()
+    post_status(client, village, row, {"status": "tidak_cair", "reason": "kks_belum"}, version=3)
+    d = stored(app, row)
+    assert (d.reason, d.status_date) == ("kks_belum", date(2026, 11, 20))
+
+
 def test_tidak_cair_needs_a_reason_and_lainnya_needs_a_note(app, client, village):
     row = village["rows"][0]
     refused = post_status(client, village, row, {"status": "tidak_cair"})

@@ -203,6 +203,7 @@ class StatusChange:
     status_date: date = None
     reason: str = None
     note: str = ""
+    date_given: bool = False
     errors: list = field(default_factory=list)
 
     @classmethod
@@ -215,6 +216,7 @@ class StatusChange:
         if change.status == "belum":
             return change
         raw = (form.get("status_date") or "").strip()
+        change.date_given = bool(raw)
         try:
             change.status_date = date.fromisoformat(raw) if raw else today_wib()
         except ValueError:
@@ -255,6 +257,10 @@ def change_status(disbursement_id, version, change, user):
         if current.version != version:
             raise Conflict(current)
         values = change.values()
+        if not change.date_given and change.status == current.status:
+            # A new reason or note for the same status: its date stays; an empty date means today
+            # only for a new status.
+            values["status_date"] = current.status_date
         updated = (Disbursement.update(version=Disbursement.version + 1, updated_by=user, updated_at=utcnow(), **values)
                    .where((Disbursement.id == disbursement_id) & (Disbursement.version == version))
                    .execute())
