@@ -15,7 +15,6 @@ Target (issue 7): the whole page under 1 s at 60,000 KK.
 """
 import argparse
 import sys
-from pathlib import Path
 
 from recap import RESULTS
 from recap import ROOT

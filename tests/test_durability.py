@@ -4,6 +4,8 @@ import random
 import sqlite3
 import threading
 import time
+import urllib.error
+import urllib.request
 
 from webapp import db as database
 from webapp import demo
@@ -128,8 +130,6 @@ def test_kill_9_mid_import_leaves_all_or_nothing(tmp_path):
         boundary = "----rekapbansos"
         body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"uji{attempt}.xlsx\"\r\n"
                 "Content-Type: application/octet-stream\r\n\r\n").encode() + buffer.getvalue() + f"\r\n--{boundary}--\r\n".encode()
-        import urllib.error
-        import urllib.request
         req = urllib.request.Request(server.url + "/impor/dtsen", data=body, method="POST",
                                      headers={"X-CSRFToken": client.token,
                                               "Content-Type": f"multipart/form-data; boundary={boundary}"})

@@ -5,7 +5,6 @@ import json
 import re
 
 import openpyxl
-import pytest
 from bs4 import BeautifulSoup
 
 from webapp import recap

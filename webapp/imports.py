@@ -27,7 +27,6 @@ from .access import OPERATOR
 from .access import allow
 from .access import record
 from .exporting import xlsx_response
-from .htmx import is_htmx
 from .jobs import DISK_FULL_MESSAGE
 from .jobs import Job
 from .jobs import disk_full

@@ -10,10 +10,11 @@ compiled once per distinct scope. One reads the counted disbursement rows in the
 covering index and groups them by period × status × channel × reason. One gives every household
 with counted rows a bit mask of the periods it received in, then groups households by wilayah,
 desil and mask (recipients) or by wilayah and desil (everyone), summing each household's stored
-count of living members (household.jiwa, kept by triggers). The third reads unpaid rows per RT by seeks into the
-(period, status) index. Python adds up the few hundred to few thousand grouped rows. KK stays exact
-because every household is in one group; jiwa because members are counted per household, never per
-row. The SQL is portable (CASE, bit operators, CTEs); only the plans were tuned on SQLite.
+count of living members (household.jiwa, kept by triggers). The third reads unpaid rows per RT by
+seeks into the (period, status) index. Python adds up the few hundred to few thousand grouped rows.
+KK stays exact because every household is counted once per group; jiwa because members are counted
+per household, never per row. The SQL is portable (CASE, bit operators, CTEs); only the plans were
+tuned on SQLite.
 
 The household statement is the costly one, and it reads no status: its result is remembered while
 the database's membership token stands (webapp/db.py), so after a status change, the everyday
