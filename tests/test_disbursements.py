@@ -262,3 +262,9 @@ def test_status_can_be_changed_from_the_household_page_too(app, client, village)
     html = response.data.decode()
     assert response.status_code == 200 and "Tidak cair" in html and "period-counts" not in html
     assert "<td><span class=\"badge\">PKH</span></td>" in html
+    # One click marks it paid from the household page as well, and the row stays a household-page row.
+    page = client.get(f"/keluarga/{household_id}").data.decode()
+    assert 'title="Tandai sudah cair hari ini"' in page
+    paid = post_status(client, village, row, {"status": "cair", "v": "keluarga"}, version=2)
+    assert paid.status_code == 200 and "Sudah cair" in paid.data.decode() and "Tandai sudah cair" not in paid.data.decode()
+    assert stored(app, row).status_date == ledger.today_wib()
