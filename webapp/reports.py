@@ -52,12 +52,13 @@ def build_recap():
 def filter_choices():
     """What the filter form offers: programmes, years, periods per year, channels, dusun."""
     from .models import CHANNELS
+    from .models import Desa
     from .models import Household
     periods = list(Period.select(Period, Program).join(Program).where(Program.active)
                    .order_by(Period.year.desc(), Program.id, Period.start_date.asc(nulls="LAST"), Period.label))
     years = sorted({p.year for p in periods}, reverse=True)
     return {"programs": list(Program.ordered()), "years": years, "periods": periods, "channels": CHANNELS,
-            "dusun": Household.dusun_names()}
+            "dusun": Household.dusun_names(Desa.current())}
 
 
 @functools.lru_cache(maxsize=4096)
