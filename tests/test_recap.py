@@ -6,6 +6,7 @@ The crafted village holds the edge cases: a family in two programmes, a jiwa pro
 a keluarga programme's family, members who died or moved, households without desil, a closed period,
 soft-deleted households, persons and disbursements, another desa and an inactive programme.
 """
+import sqlite3
 from datetime import date
 
 import pytest
@@ -321,8 +322,9 @@ def compare(**scope):
 def assert_drills_match(result, read_rows=False):
     """Every number's drill-down list has exactly that many rows (or that many rupiah); with read_rows,
     the rows are also read as models, each with its household."""
-    checked = 0
+    checked, depth = 0, 0
     for path, value, drill in recap.iter_figures(result):
+        depth = max(depth, path.count("children"))
         query = recap.drill_query(result.scope, drill)
         if path[-1] == "rupiah":
             found = sum(row.amount for row in query)
@@ -335,6 +337,7 @@ def assert_drills_match(result, read_rows=False):
         assert found == value, f"{'.'.join(map(str, path))}: list has {found}, recap says {value} ({drill})"
         checked += 1
     assert checked > 100
+    assert depth == (2 if result.wilayah else 0), "the RW and RT lists are checked too"
 
 
 def test_crafted_village_by_hand(crafted):
@@ -532,3 +535,54 @@ def test_a_restored_database_never_answers_with_remembered_figures(app, crafted,
     assert compare().no_aid.kk == 4
     backups.restore(app.config["DATABASE"], saved, tmp_path / "aside")
     assert compare().no_aid.kk == 5
+
+
+def commit_elsewhere(app, sql, params=()):
+    """A commit by another connection, as another worker or an import job makes it."""
+    other = sqlite3.connect(app.config["DATABASE"])
+    with other:
+        other.execute(sql, params)
+    other.close()
+
+
+def test_a_commit_during_a_computation_is_never_answered_from_the_cache(app, crafted, tmp_path, monkeypatch):
+    """A change landing while the recap is computed (after its version was read) makes that result a
+    one-off: it is not remembered, so neither the next view nor a restored backup is answered from it."""
+    from webapp import backups
+
+    h = crafted["households"]
+    Person.create(nik="3205010101019999", household=h["h1"], nama="Bayi")
+    token = database.membership_token()
+    saved = tmp_path / "saved.db"
+    backups.copy_database(app.config["DATABASE"], saved)
+    read_token = database.membership_token
+
+    def token_then_a_change():
+        """The token, then another worker's change to a household's desil."""
+        value = read_token()
+        commit_elsewhere(app, "UPDATE household SET desil = 9 WHERE id = ?", (h["h4"].id,))
+        return value
+
+    monkeypatch.setattr(database, "membership_token", token_then_a_change)
+    assert compare().no_aid.kk == 4
+    monkeypatch.setattr(database, "membership_token", read_token)
+    backups.restore(app.config["DATABASE"], saved, tmp_path / "aside")
+    assert database.membership_token() == token
+    assert compare().no_aid.kk == 5
+
+    # The programmes and periods a recap reads are read after its version: a ceiling changed just
+    # after them is not remembered either.
+    resolve = recap.resolve
+
+    def resolve_then_a_change(*args, **kwargs):
+        """The scope, then an admin's change of the PKH desil ceiling."""
+        applied = resolve(*args, **kwargs)
+        commit_elsewhere(app, "UPDATE program SET desil_max = 2 WHERE code = 'PKH'")
+        return applied
+
+    commit_elsewhere(app, "UPDATE disbursement SET note = 'dicek'")  # the remembered recap is old now
+    monkeypatch.setattr(recap, "resolve", resolve_then_a_change)
+    assert next(p for p in recap.build().programs if p.program.code == "PKH").program.desil_max == 4
+    monkeypatch.setattr(recap, "resolve", resolve)
+    pkh = next(p for p in recap.build().programs if p.program.code == "PKH")
+    assert pkh.program.desil_max == 2 and pkh.eksklusi.drill.desil == "1-2"

@@ -794,7 +794,7 @@ def _household_statement(applied, layout):
         groups += [(desil, zeros, (kk, jiwa) + (0,) * n_np) for desil, (kk, jiwa) in left.items() if kk]
         return areas, groups
 
-    return cache.remember(("recap-households", applied.key()), run, database.membership_token())
+    return cache.remember(("recap-households", applied.key()), run, database.membership_token)
 
 
 def _area_rows(applied, areas, unpaid):
@@ -815,11 +815,12 @@ def build(scope=None, desil_max=None, now=None):
     """The whole recap for a scope: every figure, the desa, the DTSEN version, definitions and time.
 
     Remembered until the next commit to the database (webapp/cache.py): the kecamatan phones, the
-    operator opens the recap, and the second look costs nothing."""
-    applied = resolve(scope, desil_max)
+    operator opens the recap, and the second look costs nothing. The scope is resolved inside the
+    computation, so the programmes and periods it reads are never older than the version it is kept at."""
+    scope, desil_max = scope or Scope(), desil_max or default_desil_max()
     if now is not None:
-        return compute(applied, now)
-    return cache.remember(("recap", applied.key()), lambda: compute(applied, None))
+        return compute(resolve(scope, desil_max), now)
+    return cache.remember(("recap", scope, desil_max), lambda: compute(resolve(scope, desil_max), None))
 
 
 def compute(applied, now=None):
@@ -1165,6 +1166,8 @@ def iter_figures(recap):
         elif dataclasses.is_dataclass(node) and not isinstance(node, (AppliedScope, Drill)):
             for f in dataclasses.fields(node):
                 yield from walk(getattr(node, f.name), path + (f.name,))
+            if isinstance(node, Area):  # built when asked for, so not a field
+                yield from walk(node.children, path + ("children",))
     for name in ("totals", "programs", "desil", "no_aid", "cair", "belum", "tidak_cair", "wilayah"):
         yield from walk(getattr(recap, name), (name,))
 
