@@ -144,6 +144,10 @@ def test_init_db_adds_the_stored_jiwa_to_an_older_database(tmp_path):
         for name in ("person_jiwa_ai", "person_jiwa_ad", "person_jiwa_au"):
             database.db.execute_sql(f"DROP TRIGGER {name}")
         database.db.execute_sql("DROP INDEX household_desa_id_dusun_rw_rt_desil_deleted_at_jiwa")
+        # A membership trigger of an older version, which did not watch jiwa.
+        database.db.execute_sql("DROP TRIGGER household_membership_au")
+        database.db.execute_sql("CREATE TRIGGER household_membership_au AFTER UPDATE ON household "
+                                "WHEN old.desil IS NOT new.desil BEGIN UPDATE recap_membership SET token = random(); END")
         database.db.execute_sql("ALTER TABLE household DROP COLUMN jiwa")
         database.db.execute_sql("CREATE INDEX household_desa_id_dusun_rw_rt_desil_deleted_at "
                                 "ON household (desa_id, dusun, rw, rt, desil, deleted_at)")
@@ -155,3 +159,6 @@ def test_init_db_adds_the_stored_jiwa_to_an_older_database(tmp_path):
         indexes = {row[1] for row in database.db.execute_sql("PRAGMA index_list(household)").fetchall()}
         assert "household_desa_id_dusun_rw_rt_desil_deleted_at_jiwa" in indexes
         assert "household_desa_id_dusun_rw_rt_desil_deleted_at" not in indexes
+        trigger = database.db.execute_sql(
+            "SELECT sql FROM sqlite_master WHERE name = 'household_membership_au'").fetchone()[0]
+        assert "old.jiwa IS NOT new.jiwa" in trigger and "old.dusun IS NOT new.dusun" in trigger

@@ -297,6 +297,17 @@ def test_bulk_person_inserts_do_the_work_of_the_insert_triggers(db_conn, tmp_pat
     stored, counted = stored_and_counted_jiwa()
     assert stored == counted == {KK1: 4}
     assert [r.household.no_kk for r in models.search("asep bung").results] == [KK1]
+    # A caller that catches an error raised inside the block and commits what was inserted before it.
+    with database.db.atomic():
+        try:
+            with database.bulk_person_inserts():
+                Person.create(nik=nik(22), household=Household.get(no_kk=KK1), nama="Cucu Pertama")
+                raise ValueError("baris rusak")
+        except ValueError:
+            pass
+    stored, counted = stored_and_counted_jiwa()
+    assert stored == counted == {KK1: 5} and snapshot()["triggers"] == triggers
+    assert [r.household.no_kk for r in models.search("cucu pert").results] == [KK1]
 
 
 def test_stage_and_apply_report_progress(db_conn, tmp_path, monkeypatch):
